@@ -1,0 +1,159 @@
+//! Policy and limits as plain data, read from `codebox.toml` and overridden by CLI flags.
+//! Imports no other codebox module; every other module receives the pieces it needs.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The whole configuration. Unknown keys are errors, so a typo never silently leaves a default in force.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The workspace root; relative to the config file's directory. CLI `--root` wins.
+    pub root: Option<PathBuf>,
+    pub limits: Limits,
+    pub http: HttpConfig,
+    pub output: OutputSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Lines `read_file` returns when the call gives no `limit`.
+    pub read_default_lines: usize,
+    /// Entries `list_directory` shows in total before it stops.
+    pub list_max_entries: usize,
+    /// Entries shown per directory before the rest is summarised as a count.
+    pub list_max_per_dir: usize,
+    /// Paths `find_files` returns before it summarises the rest as a count.
+    pub find_max_results: usize,
+    /// Lines longer than this are clipped around their middle in every result.
+    pub max_line_chars: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutputSettings {
+    /// Characters in one tool result when the call does not say otherwise.
+    pub max_chars: usize,
+    /// The largest `max_output_chars` a call may ask for.
+    pub max_chars_cap: usize,
+    /// Regexes for lines kept from the omitted middle of a long output.
+    pub error_patterns: Option<Vec<String>>,
+    /// Bytes kept for one spilled output, and for all of them together.
+    pub spill_entry_bytes: u64,
+    pub spill_total_bytes: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Extra `Host` values accepted besides loopback names (for a reverse proxy).
+    pub allowed_hosts: Vec<String>,
+    /// Browser origins allowed to call the server; any other `Origin` gets 403.
+    pub allowed_origins: Vec<String>,
+    /// Largest request body accepted; larger gets 413.
+    pub max_body_bytes: usize,
+    /// Requests and SSE streams open at once (each holds a task and a socket); more get 503.
+    pub max_streams: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { root: None, limits: Limits::default(), http: HttpConfig::default(), output: OutputSettings::default() }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            read_default_lines: 2000,
+            list_max_entries: 400,
+            list_max_per_dir: 60,
+            find_max_results: 200,
+            max_line_chars: 2000,
+        }
+    }
+}
+
+impl Default for OutputSettings {
+    fn default() -> Self {
+        OutputSettings {
+            max_chars: 20_000,
+            max_chars_cap: 200_000,
+            error_patterns: None,
+            spill_entry_bytes: 256 << 20,
+            spill_total_bytes: 1 << 30,
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig { allowed_hosts: Vec::new(), allowed_origins: Vec::new(), max_body_bytes: 4 << 20, max_streams: 256 }
+    }
+}
+
+/// Where the HTTP transport listens and how it authenticates; from CLI flags only.
+#[derive(Debug, Clone)]
+pub struct HttpListen {
+    pub addr: SocketAddr,
+    pub allow_remote: bool,
+    pub auth: HttpAuth,
+}
+
+#[derive(Debug, Clone)]
+pub enum HttpAuth {
+    /// Every request must carry `Authorization: Bearer <token>`.
+    Bearer(String),
+    /// No authentication: loopback testing only, chosen with `--no-auth`.
+    Disabled,
+}
+
+impl Config {
+    /// Reads a config file. The error names the file and, for unknown keys, the key.
+    pub fn load(path: &Path) -> Result<Config, String> {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+        let mut config: Config =
+            toml::from_str(&text).map_err(|e| format!("invalid config file {}: {e}", path.display()))?;
+        if let Some(root) = &config.root
+            && root.is_relative()
+        {
+            let base = path.parent().unwrap_or(Path::new("."));
+            config.root = Some(base.join(root));
+        }
+        config.validate().map_err(|e| format!("invalid config file {}: {e}", path.display()))?;
+        Ok(config)
+    }
+
+    /// Rejects values no tool could work with, so the mistake shows at start and not mid-session.
+    pub fn validate(&self) -> Result<(), String> {
+        let o = &self.output;
+        if o.max_chars < 1000 {
+            return Err(format!("output.max_chars = {} is too small; use at least 1000", o.max_chars));
+        }
+        if o.max_chars_cap < o.max_chars {
+            return Err(format!(
+                "output.max_chars_cap = {} is below output.max_chars = {}",
+                o.max_chars_cap, o.max_chars
+            ));
+        }
+        if self.limits.max_line_chars < 80 {
+            return Err("limits.max_line_chars must be at least 80".into());
+        }
+        for (name, v) in [
+            ("limits.read_default_lines", self.limits.read_default_lines),
+            ("limits.list_max_entries", self.limits.list_max_entries),
+            ("limits.list_max_per_dir", self.limits.list_max_per_dir),
+            ("limits.find_max_results", self.limits.find_max_results),
+            ("http.max_streams", self.http.max_streams),
+        ] {
+            if v == 0 {
+                return Err(format!("{name} must be at least 1"));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,159 @@
+//! What this machine offers for confinement, probed for real (a forked child tries each layer), and what codebox
+//! will enforce. `codebox doctor` prints it; the sandbox reads the same probes when it decides what it can apply.
+
+use std::path::Path;
+
+use crate::workspace::{Resolver, Workspace};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// Available and enforced by codebox under the current policy.
+    Enforced(String),
+    /// Available; codebox does not use it yet under this policy.
+    Available(String),
+    /// Missing; the text says why and what to change.
+    Missing(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Layer {
+    pub name: &'static str,
+    pub status: Status,
+    /// True when the current policy needs this layer, so its absence makes doctor fail.
+    pub required: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub layers: Vec<Layer>,
+}
+
+impl Report {
+    pub fn ok(&self) -> bool {
+        self.layers.iter().all(|l| !l.required || !matches!(l.status, Status::Missing(_)))
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for l in &self.layers {
+            let (word, text) = match &l.status {
+                Status::Enforced(t) => ("enforced", t),
+                Status::Available(t) => ("available", t),
+                Status::Missing(t) => (if l.required { "MISSING (required)" } else { "missing" }, t),
+            };
+            out.push_str(&format!("{:<18} {:<20} {}\n", l.name, word, text));
+        }
+        out.push_str(if self.ok() {
+            "\nok: every layer the policy asks for can be enforced\n"
+        } else {
+            "\nFAIL: the policy asks for a layer this machine cannot enforce (see above)\n"
+        });
+        out
+    }
+}
+
+/// Probes every layer. `root` is the workspace the server would serve.
+pub fn probe(root: &Path) -> Report {
+    let mut layers = Vec::new();
+    layers.push(Layer {
+        name: "path confinement",
+        required: true,
+        status: match Workspace::open(root) {
+            Ok(ws) => match ws.resolver() {
+                Resolver::Openat2 => Status::Enforced("openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)".into()),
+                Resolver::Walk => Status::Enforced(
+                    "no openat2 on this kernel (needs Linux 5.6+): component walk with O_NOFOLLOW, same semantics"
+                        .into(),
+                ),
+            },
+            Err(e) => Status::Missing(e),
+        },
+    });
+    layers.push(Layer { name: "landlock", required: false, status: landlock_status() });
+    layers.push(Layer { name: "user namespaces", required: false, status: in_child("user namespaces", try_userns) });
+    layers.push(Layer { name: "seccomp filter", required: false, status: in_child("seccomp", try_seccomp) });
+    Report { layers }
+}
+
+/// The landlock ABI version the kernel reports, 0 when landlock is off or absent.
+pub fn landlock_abi() -> i64 {
+    // LANDLOCK_CREATE_RULESET_VERSION asks for the ABI version instead of creating a ruleset.
+    const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
+    // SAFETY: with a null attr and size 0 this syscall only returns a number.
+    let v = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<u8>(),
+            0usize,
+            LANDLOCK_CREATE_RULESET_VERSION,
+        )
+    };
+    v.max(0)
+}
+
+fn landlock_status() -> Status {
+    match landlock_abi() {
+        0 => Status::Missing(
+            "kernel has no landlock, or it is not in the lsm= boot list (CONFIG_SECURITY_LANDLOCK, lsm=landlock,…)"
+                .into(),
+        ),
+        abi => Status::Available(format!("ABI {abi}; applied to commands by run_command's sandbox")),
+    }
+}
+
+/// Runs `f` in a forked child so a probe that changes process state (namespaces, filters) leaves codebox alone.
+/// `f` returns 0 on success or an errno.
+fn in_child(what: &str, f: fn() -> i32) -> Status {
+    // SAFETY: the child calls only async-signal-safe functions (unshare, prctl, syscall, _exit).
+    match unsafe { nix::unistd::fork() } {
+        Ok(nix::unistd::ForkResult::Child) => {
+            let code = f();
+            unsafe { libc::_exit(code.clamp(0, 255)) }
+        }
+        Ok(nix::unistd::ForkResult::Parent { child }) => match nix::sys::wait::waitpid(child, None) {
+            Ok(nix::sys::wait::WaitStatus::Exited(_, 0)) => Status::Available("probed in a child process".into()),
+            Ok(nix::sys::wait::WaitStatus::Exited(_, e)) => {
+                Status::Missing(format!("{what} refused: {} ({})", nix::errno::Errno::from_raw(e).desc(), hint(what)))
+            }
+            other => Status::Missing(format!("{what} probe ended abnormally: {other:?}")),
+        },
+        Err(e) => Status::Missing(format!("cannot fork to probe {what}: {e}")),
+    }
+}
+
+fn hint(what: &str) -> &'static str {
+    match what {
+        "user namespaces" => {
+            "enable kernel.unprivileged_userns_clone=1 / user.max_user_namespaces>0; in Docker run with --security-opt seccomp=unconfined or a profile allowing unshare"
+        }
+        _ => "needs CONFIG_SECCOMP_FILTER; in a container, the runtime's own filter may forbid nested filters",
+    }
+}
+
+fn try_userns() -> i32 {
+    let flags = libc::CLONE_NEWUSER
+        | libc::CLONE_NEWNS
+        | libc::CLONE_NEWPID
+        | libc::CLONE_NEWNET
+        | libc::CLONE_NEWIPC
+        | libc::CLONE_NEWUTS;
+    // SAFETY: plain syscall in a forked child.
+    if unsafe { libc::unshare(flags) } == 0 { 0 } else { nix::errno::Errno::last_raw() }
+}
+
+fn try_seccomp() -> i32 {
+    // An allow-everything filter: one BPF instruction returning SECCOMP_RET_ALLOW.
+    let filter =
+        [libc::sock_filter { code: (libc::BPF_RET | libc::BPF_K) as u16, jt: 0, jf: 0, k: libc::SECCOMP_RET_ALLOW }];
+    let prog = libc::sock_fprog { len: 1, filter: filter.as_ptr() as *mut _ };
+    // SAFETY: prctl/seccomp with valid pointers, in a forked child.
+    unsafe {
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+            return nix::errno::Errno::last_raw();
+        }
+        if libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, &prog as *const _) != 0 {
+            return nix::errno::Errno::last_raw();
+        }
+    }
+    0
+}

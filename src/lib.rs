@@ -1,0 +1,13 @@
+//! codebox: an MCP server that gives AI coding agents a safe, precise and economical workbench.
+//!
+//! Modules in reading order. Each owns one responsibility; ARCHITECTURE.md draws the borders:
+//! only `server` knows MCP types, only `workspace` turns paths the model sent into open files.
+
+pub mod config;
+pub mod doctor;
+pub mod error;
+pub mod output;
+pub mod server;
+pub mod spill;
+pub mod tools;
+pub mod workspace;

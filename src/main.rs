@@ -1,0 +1,193 @@
+//! The `codebox` command: parse flags, set up logging, call the library, map errors to exit codes.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use codebox::config::{Config, HttpAuth, HttpListen};
+use codebox::tools::Context;
+
+#[derive(Parser)]
+#[command(name = "codebox", version, about = "A safe, precise and economical MCP workbench for AI coding agents")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct Common {
+    /// Workspace root (default: the current directory, or `root` in codebox.toml).
+    #[arg(long)]
+    root: Option<PathBuf>,
+    /// Configuration file (default: codebox.toml in the root, if present).
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve MCP over stdio (default) or streamable HTTP (--http).
+    Serve {
+        #[command(flatten)]
+        common: Common,
+        /// Serve streamable HTTP at ADDR/mcp instead of stdio (default ADDR 127.0.0.1:8765).
+        #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:8765")]
+        http: Option<SocketAddr>,
+        /// Allow --http on a non-loopback address.
+        #[arg(long)]
+        allow_remote: bool,
+        /// Read the HTTP bearer token from this file (else CODEBOX_TOKEN, else a fresh one is printed).
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
+        /// Accept HTTP requests without a token. Loopback testing only.
+        #[arg(long)]
+        no_auth: bool,
+        /// Log level for stderr (error, warn, info, debug, trace); RUST_LOG also works.
+        #[arg(long)]
+        log_level: Option<String>,
+    },
+    /// Report what this machine offers for confinement and what codebox will enforce.
+    Doctor {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Write the JSON Schema of every tool into a directory.
+    Schemas {
+        #[arg(long, default_value = "schemas")]
+        out: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("codebox: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The root and configuration a command works with: flags over codebox.toml over defaults.
+fn load(common: &Common) -> Result<(Config, PathBuf), String> {
+    let cwd = std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
+    let root_hint = common.root.clone().unwrap_or_else(|| cwd.clone());
+    let config_path = match &common.config {
+        Some(p) => Some(p.clone()),
+        None => Some(root_hint.join("codebox.toml")).filter(|p| p.is_file()),
+    };
+    let config = match &config_path {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    let root = common.root.clone().or_else(|| config.root.clone()).unwrap_or(cwd);
+    Ok((config, root))
+}
+
+fn run(cli: Cli) -> Result<ExitCode, String> {
+    match cli.command {
+        Command::Schemas { out } => {
+            for f in codebox::server::schema::write_all(&out).map_err(|e| format!("cannot write schemas: {e}"))? {
+                println!("{f}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Doctor { common } => {
+            let (_config, root) = load(&common)?;
+            let report = codebox::doctor::probe(&root);
+            print!("{}", report.render());
+            Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Command::Serve { common, http, allow_remote, token_file, no_auth, log_level } => {
+            init_tracing(log_level.as_deref());
+            let (config, root) = load(&common)?;
+            let listen = match http {
+                None => None,
+                Some(addr) => Some(http_listen(addr, allow_remote, token_file, no_auth)?),
+            };
+            let http_cfg = config.http.clone();
+            let ctx = Context::new(config, &root)?;
+            tracing::info!(root = %ctx.ws.root().display(), resolver = ?ctx.ws.resolver(), "codebox serving");
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+            rt.block_on(async move {
+                match listen {
+                    None => codebox::server::serve_stdio(ctx).await,
+                    Some(listen) => {
+                        let shutdown = tokio_util::sync::CancellationToken::new();
+                        let on_signal = shutdown.clone();
+                        tokio::spawn(async move {
+                            let _ = tokio::signal::ctrl_c().await;
+                            on_signal.cancel();
+                        });
+                        codebox::server::http::serve(ctx, &listen, &http_cfg, shutdown, |addr| {
+                            eprintln!("codebox: serving MCP at http://{addr}/mcp");
+                        })
+                        .await
+                        .map_err(|e| format!("HTTP server on {}: {e}", listen.addr))
+                    }
+                }
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn http_listen(
+    addr: SocketAddr,
+    allow_remote: bool,
+    token_file: Option<PathBuf>,
+    no_auth: bool,
+) -> Result<HttpListen, String> {
+    if !addr.ip().is_loopback() {
+        if !allow_remote {
+            return Err(format!(
+                "--http {addr} is not a loopback address; anyone who can reach it could drive codebox. \
+                 Use 127.0.0.1, or pass --allow-remote if you really mean it"
+            ));
+        }
+        eprintln!("codebox: WARNING: serving on non-loopback address {addr}; protect the token and the network");
+    }
+    let auth = if no_auth {
+        if !addr.ip().is_loopback() {
+            return Err("--no-auth is for loopback testing only; it cannot be combined with a remote address".into());
+        }
+        eprintln!("codebox: WARNING: --no-auth: any local process can call this server; use it for testing only");
+        HttpAuth::Disabled
+    } else if let Some(f) = token_file {
+        let t = std::fs::read_to_string(&f).map_err(|e| format!("cannot read --token-file {}: {e}", f.display()))?;
+        let t = t.trim().to_string();
+        if t.len() < 16 {
+            return Err(format!("the token in {} is shorter than 16 characters; use a long random token", f.display()));
+        }
+        HttpAuth::Bearer(t)
+    } else if let Some(t) = std::env::var("CODEBOX_TOKEN").ok().filter(|t| !t.trim().is_empty()) {
+        if t.trim().len() < 16 {
+            return Err("CODEBOX_TOKEN is shorter than 16 characters; use a long random token".into());
+        }
+        HttpAuth::Bearer(t.trim().to_string())
+    } else {
+        let t = codebox::server::http::generate_token().map_err(|e| e.to_string())?;
+        let port = addr.port();
+        eprintln!("codebox: generated bearer token (shown once): {t}");
+        eprintln!(
+            "codebox: register it with: claude mcp add --transport http codebox http://127.0.0.1:{port}/mcp -H \"Authorization: Bearer {t}\""
+        );
+        HttpAuth::Bearer(t)
+    };
+    Ok(HttpListen { addr, allow_remote, auth })
+}
+
+fn init_tracing(level: Option<&str>) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match level {
+        Some(l) => EnvFilter::new(l),
+        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+    };
+    // stdout carries the protocol on stdio: logs go to stderr only.
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).try_init();
+}

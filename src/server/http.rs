@@ -1,0 +1,184 @@
+//! Streamable HTTP transport: rmcp's service behind our own front door.
+//!
+//! The front door (an axum middleware) answers before rmcp sees a request: bearer token in constant time (401),
+//! no query strings (400), a bound on open SSE streams (503). rmcp then checks Host and Origin (403, DNS
+//! rebinding), the body size (413), content type and sessions.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+use super::CodeboxServer;
+use crate::config::{HttpAuth, HttpConfig, HttpListen};
+use crate::tools::Context;
+
+struct Gate {
+    token: Option<Vec<u8>>,
+    streams: Arc<Semaphore>,
+}
+
+/// A fresh 256-bit token, hex-encoded.
+pub fn generate_token() -> std::io::Result<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| std::io::Error::other(format!("no system randomness: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Compares without an early exit, so timing does not tell an attacker how much of a guess was right.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
+fn refuse(status: StatusCode, msg: &'static str) -> Response {
+    let mut r = (status, msg).into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+    }
+    r
+}
+
+async fn front_door(State(gate): State<Arc<Gate>>, req: Request, next: Next) -> Response {
+    if let Some(token) = &gate.token {
+        let given = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), token)) {
+            return refuse(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
+        }
+    }
+    // Tokens travel only in the Authorization header (a query string ends up in logs and browser history), and
+    // /mcp takes no parameters, so a query string is refused: it also stops CSRF-style GETs with parameters.
+    if req.uri().query().is_some() {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "query parameters are not accepted; send the token as 'Authorization: Bearer <token>'",
+        );
+    }
+    let permit = if req.method() == Method::GET || req.method() == Method::POST {
+        match gate.streams.clone().try_acquire_owned() {
+            Ok(p) => Some(p),
+            Err(_) => return refuse(StatusCode::SERVICE_UNAVAILABLE, "too many open streams; close some and retry"),
+        }
+    } else {
+        None
+    };
+    let resp = next.run(req).await;
+    match permit {
+        // The permit lives as long as the response body, so a long SSE stream keeps counting against the bound.
+        Some(permit) => resp.map(|body| Body::new(Held { inner: body, _permit: permit })),
+        None => resp,
+    }
+}
+
+struct Held {
+    inner: Body,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl http_body::Body for Held {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Host values accepted: loopback names, the bound address when it is not loopback, and configured extras.
+fn allowed_hosts(addr: SocketAddr, cfg: &HttpConfig) -> Vec<String> {
+    let mut hosts: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "::1".into(), "[::1]".into()];
+    if !addr.ip().is_loopback() && !addr.ip().is_unspecified() {
+        hosts.push(addr.ip().to_string());
+    }
+    hosts.extend(cfg.allowed_hosts.iter().cloned());
+    hosts
+}
+
+/// Origins accepted: loopback pages (any port) plus configured ones. Any other Origin gets 403.
+fn allowed_origins(cfg: &HttpConfig) -> Vec<String> {
+    let mut origins: Vec<String> =
+        ["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"].iter().map(|s| s.to_string()).collect();
+    origins.extend(cfg.allowed_origins.iter().cloned());
+    origins
+}
+
+/// Binds and serves until `shutdown` fires. Returns the bound address through `on_bound` (port 0 picks one).
+pub async fn serve(
+    ctx: Context,
+    listen: &HttpListen,
+    cfg: &HttpConfig,
+    shutdown: CancellationToken,
+    on_bound: impl FnOnce(SocketAddr),
+) -> std::io::Result<()> {
+    let config = StreamableHttpServerConfig::default()
+        .with_allowed_hosts(allowed_hosts(listen.addr, cfg))
+        .with_allowed_origins(allowed_origins(cfg))
+        .enforce_origin_validation()
+        .with_max_request_body_bytes(cfg.max_body_bytes)
+        .with_cancellation_token(shutdown.child_token());
+    let service: StreamableHttpService<CodeboxServer, LocalSessionManager> = StreamableHttpService::new(
+        move || Ok(CodeboxServer::new(ctx.clone())),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    );
+    let gate = Arc::new(Gate {
+        token: match &listen.auth {
+            HttpAuth::Bearer(t) => Some(t.as_bytes().to_vec()),
+            HttpAuth::Disabled => None,
+        },
+        streams: Arc::new(Semaphore::new(cfg.max_streams)),
+    });
+    let app =
+        axum::Router::new().nest_service("/mcp", service).layer(axum::middleware::from_fn_with_state(gate, front_door));
+    let listener = tokio::net::TcpListener::bind(listen.addr).await?;
+    on_bound(listener.local_addr()?);
+    axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constant_time_eq_is_exact() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"ab", b"abc"));
+        assert!(!constant_time_eq(b"", b"abc"));
+    }
+
+    #[test]
+    fn tokens_are_256_bit_hex_and_differ() {
+        let a = generate_token().unwrap();
+        let b = generate_token().unwrap();
+        assert_eq!(a.len(), 64);
+        assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
+}

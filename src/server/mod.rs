@@ -1,0 +1,190 @@
+//! The only module that knows MCP: tool routing, parameter schemas, result conversion, transports.
+//! Tool logic lives in `crate::tools`; this module adapts it to rmcp and nothing else.
+
+// Logging is deprecated by SEP-2577, but clients of 2025-11-25 and the conformance suite still call
+// logging/setLevel, so the server keeps answering it.
+#![allow(deprecated)]
+
+pub mod http;
+pub mod params;
+pub mod schema;
+
+use std::borrow::Cow;
+use std::sync::{Arc, Mutex};
+
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{
+    CallToolResult, ContentBlock, Implementation, JsonObject, LoggingLevel, ProtocolVersion, ServerCapabilities,
+    ServerConfig, SetLevelRequestParams, Tool,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, tool, tool_handler, tool_router};
+use tokio_util::sync::CancellationToken;
+
+use crate::error::ToolResult;
+use crate::tools::{self, Cancel, Context};
+use params::*;
+
+const INSTRUCTIONS: &str = "codebox: a confined workbench over one workspace directory. \
+Paths are relative to the workspace root; nothing outside it is reachable. \
+Explore with list_directory and find_files, then read_file (numbered lines; follow the `next:` hint for more). \
+Long results are cut to a budget and say exactly which call returns the rest.";
+
+#[derive(Clone)]
+pub struct CodeboxServer {
+    ctx: Context,
+    tool_router: ToolRouter<Self>,
+    log_level: Arc<Mutex<LoggingLevel>>,
+}
+
+/// Runs blocking tool code off the async runtime; a client cancellation sets the domain's flag so the work
+/// stops at its next check, and the call answers at once.
+async fn blocking<F>(ct: CancellationToken, f: F) -> CallToolResult
+where
+    F: FnOnce(&Cancel) -> ToolResult<String> + Send + 'static,
+{
+    let cancel = Cancel::default();
+    let inner = cancel.clone();
+    let task = tokio::task::spawn_blocking(move || f(&inner));
+    tokio::select! {
+        joined = task => match joined {
+            Ok(result) => text_result(result),
+            Err(e) => CallToolResult::error(vec![ContentBlock::text(format!(
+                "internal error in codebox ({e}); this is a bug, please report it"
+            ))]),
+        },
+        _ = ct.cancelled() => {
+            cancel.cancel();
+            CallToolResult::error(vec![ContentBlock::text("cancelled by the client")])
+        }
+    }
+}
+
+/// Deserializes a tool's arguments; the error names the offending field, so the model can fix that one.
+fn parse<T: serde::de::DeserializeOwned>(tool: &str, args: JsonObject) -> Result<T, CallToolResult> {
+    serde_path_to_error::deserialize(serde_json::Value::Object(args)).map_err(|e| {
+        let at = e.path().to_string();
+        let at = if at == "." { String::new() } else { format!("{at}: ") };
+        CallToolResult::error(vec![ContentBlock::text(format!(
+            "invalid arguments for {tool}: {at}{}; see the tool's input schema",
+            e.into_inner()
+        ))])
+    })
+}
+
+/// The one place a domain result becomes a tool result: errors are `isError: true` with the message for the model.
+fn text_result(r: ToolResult<String>) -> CallToolResult {
+    match r {
+        Ok(text) => CallToolResult::success(vec![ContentBlock::text(text)]),
+        Err(e) => CallToolResult::error(vec![ContentBlock::text(e.message().to_string())]),
+    }
+}
+
+#[tool_router]
+impl CodeboxServer {
+    pub fn new(ctx: Context) -> Self {
+        CodeboxServer { ctx, tool_router: Self::tool_router(), log_level: Arc::new(Mutex::new(LoggingLevel::Info)) }
+    }
+
+    /// Every tool this server offers, as tools/list shows them.
+    pub fn tool_list() -> Vec<Tool> {
+        Self::tool_router().list_all()
+    }
+
+    #[tool(
+        name = "read_file",
+        description = "Read a text file as numbered lines (first 2000 by default; offset/limit page through it). \
+Shows the file's line count and version, and the exact call for the next part. Binary files are described, not dumped.",
+        input_schema = schema::input::<ReadFileParams>(),
+        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn read_file(&self, Parameters(args): Parameters<JsonObject>, ct: CancellationToken) -> CallToolResult {
+        let p: ReadFileParams = match parse("read_file", args) {
+            Ok(p) => p,
+            Err(e) => return e,
+        };
+        let ctx = self.ctx.clone();
+        blocking(ct, move |_| {
+            let req = tools::read::ReadRequest {
+                path: &p.path,
+                offset: p.offset,
+                limit: p.limit,
+                max_output_chars: p.max_output_chars,
+            };
+            tools::read::read_file(&ctx, &req)
+        })
+        .await
+    }
+
+    #[tool(
+        name = "list_directory",
+        description = "Show a directory as a compact tree (depth 2 by default), honouring .gitignore; .git hidden. \
+Large directories show a count of what was left out.",
+        input_schema = schema::input::<ListDirectoryParams>(),
+        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn list_directory(&self, Parameters(args): Parameters<JsonObject>, ct: CancellationToken) -> CallToolResult {
+        let p: ListDirectoryParams = match parse("list_directory", args) {
+            Ok(p) => p,
+            Err(e) => return e,
+        };
+        let ctx = self.ctx.clone();
+        blocking(ct, move |cancel| {
+            let req = tools::list::ListRequest { path: p.path.as_deref(), depth: p.depth };
+            tools::list::list_directory(&ctx, &req, cancel)
+        })
+        .await
+    }
+
+    #[tool(
+        name = "find_files",
+        description = "Find files by glob, newest first, honouring .gitignore. Capped; says how many more matched.",
+        input_schema = schema::input::<FindFilesParams>(),
+        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn find_files(&self, Parameters(args): Parameters<JsonObject>, ct: CancellationToken) -> CallToolResult {
+        let p: FindFilesParams = match parse("find_files", args) {
+            Ok(p) => p,
+            Err(e) => return e,
+        };
+        let ctx = self.ctx.clone();
+        blocking(ct, move |cancel| {
+            let req = tools::list::FindRequest { pattern: &p.pattern, path: p.path.as_deref() };
+            tools::list::find_files(&ctx, &req, cancel)
+        })
+        .await
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for CodeboxServer {
+    fn get_info(&self) -> ServerConfig {
+        let caps = ServerCapabilities::builder().enable_tools().enable_resources().enable_logging().build();
+        ServerConfig::new(caps)
+            .with_server_info(Implementation::new("codebox", env!("CARGO_PKG_VERSION")))
+            .with_instructions(INSTRUCTIONS)
+    }
+
+    /// 2024-11-05 through 2025-11-25: the versions the clients we test speak. The 2026-07-28 draft (stateless,
+    /// no initialize) is left out until clients ship it, so a discovery probe steers them to `initialize`.
+    fn supported_protocol_versions(&self) -> Cow<'static, [ProtocolVersion]> {
+        Cow::Borrowed(ProtocolVersion::known_up_to(&ProtocolVersion::V_2025_11_25))
+    }
+
+    async fn set_level(&self, request: SetLevelRequestParams, _: RequestContext<RoleServer>) -> Result<(), McpError> {
+        *self.log_level.lock().unwrap_or_else(|p| p.into_inner()) = request.level;
+        Ok(())
+    }
+}
+
+/// Serves one client over stdin/stdout until it disconnects.
+pub async fn serve_stdio(ctx: Context) -> Result<(), String> {
+    use rmcp::ServiceExt;
+    let running = CodeboxServer::new(ctx)
+        .serve(rmcp::transport::stdio())
+        .await
+        .map_err(|e| format!("MCP handshake over stdio failed: {e}"))?;
+    running.waiting().await.map_err(|e| format!("stdio session ended with an error: {e}"))?;
+    Ok(())
+}

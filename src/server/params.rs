@@ -1,0 +1,36 @@
+//! Tool parameters as the model sends them. Doc comments become the schema's descriptions: keep them short,
+//! every character here is paid for in every session's tools/list.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReadFileParams {
+    /// File path, relative to the workspace root (or absolute inside it).
+    pub path: String,
+    /// First line to show, 1-based (default 1).
+    pub offset: Option<u64>,
+    /// Lines to show (default 2000).
+    pub limit: Option<u64>,
+    /// Character budget for this result.
+    pub max_output_chars: Option<usize>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListDirectoryParams {
+    /// Directory (default: the workspace root).
+    pub path: Option<String>,
+    /// Levels to show, 1-10 (default 2).
+    pub depth: Option<usize>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FindFilesParams {
+    /// Glob, e.g. `**/*.rs`, `src/**/test_*.py`; without `/` it matches file names at any depth.
+    pub pattern: String,
+    /// Directory to search (default: the workspace root).
+    pub path: Option<String>,
+}

@@ -1,0 +1,91 @@
+//! Tool implementations: domain arguments in, domain results out. No MCP types here; `src/server` adapts.
+
+pub mod list;
+pub mod read;
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::output::OutputPolicy;
+use crate::spill::SpillStore;
+use crate::workspace::Workspace;
+
+/// What every tool may use. Cheap to clone; shared by all sessions of one server.
+#[derive(Clone)]
+pub struct Context {
+    pub ws: Arc<Workspace>,
+    pub config: Arc<Config>,
+    pub output: Arc<OutputPolicy>,
+    pub spill: Arc<SpillStore>,
+}
+
+impl Context {
+    /// The character budget for one result: the call's own, capped by the server, else the configured default.
+    pub fn budget(&self, requested: Option<usize>) -> crate::error::ToolResult<usize> {
+        let o = &self.config.output;
+        match requested {
+            None => Ok(o.max_chars),
+            Some(n) if n < 1000 => Err(crate::error::ToolError::invalid(format!(
+                "max_output_chars = {n} is too small; use at least 1000 (default {})",
+                o.max_chars
+            ))),
+            Some(n) => Ok(n.min(o.max_chars_cap)),
+        }
+    }
+}
+
+/// Formats a byte count the way results show it: 512 B, 3.4 KiB, 12.0 MiB.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut v = n as f64 / 1024.0;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    format!("{v:.1} {}", UNITS[unit])
+}
+
+/// Cancellation as the domain sees it: a flag the server sets when the client cancels the call.
+/// Blocking loops check it between units of work (files, lines), so a cancelled call stops promptly.
+#[derive(Clone, Default, Debug)]
+pub struct Cancel(Arc<std::sync::atomic::AtomicBool>);
+
+impl Cancel {
+    pub fn cancel(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+    pub fn check(&self) -> crate::error::ToolResult<()> {
+        if self.is_cancelled() {
+            Err(crate::error::ToolError::new(crate::error::ErrorKind::Cancelled, "cancelled by the client"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Context {
+    /// Everything the tools share, built once at start from the configuration.
+    pub fn new(config: Config, root: &std::path::Path) -> Result<Context, String> {
+        let ws = Workspace::open(root)?;
+        let out = &config.output;
+        let mut shape = crate::output::OutputConfig { max_chars: out.max_chars, ..Default::default() };
+        if let Some(p) = &out.error_patterns {
+            shape.error_patterns = p.clone();
+        }
+        shape.max_line_chars = config.limits.max_line_chars;
+        let policy = crate::output::OutputPolicy::new(&shape).map_err(|e| format!("output.error_patterns: {e}"))?;
+        let spill = SpillStore::new(crate::spill::SpillLimits {
+            max_entry_bytes: out.spill_entry_bytes,
+            max_total_bytes: out.spill_total_bytes,
+            ..Default::default()
+        });
+        Ok(Context { ws: Arc::new(ws), config: Arc::new(config), output: Arc::new(policy), spill: Arc::new(spill) })
+    }
+}

@@ -1,0 +1,257 @@
+//! read_file: numbered lines of a text file, a window at a time, within the result budget.
+//!
+//! The file is read through a bounded line scanner, so a 5 GB file or a 2 GB line costs a window's worth of
+//! memory, not the file's. Binary files are described, never dumped.
+
+use std::fs::Metadata;
+use std::hash::Hasher;
+use std::io::{BufRead, BufReader, Read};
+
+use crate::error::{ErrorKind, ToolError, ToolResult};
+use crate::tools::{Context, human_bytes};
+
+/// Files up to this size are read whole, so their version is a hash of the content. Larger files stream, and
+/// their version comes from size, mtime and inode: hashing gigabytes on every read would cost seconds.
+pub const CONTENT_VERSION_MAX: u64 = 8 << 20;
+/// After the window, lines are still counted to tell the model the file's length, but never past this much.
+const COUNT_SCAN_MAX: u64 = 256 << 20;
+/// Binary detection looks at this many leading bytes, as git and ripgrep do.
+const SNIFF_BYTES: usize = 8192;
+/// The most lines one call may ask for; more would never fit a result anyway.
+pub const MAX_LIMIT: u64 = 100_000;
+/// Room kept in the budget for the closing status line.
+const FOOTER_RESERVE: usize = 400;
+
+pub struct ReadRequest<'a> {
+    pub path: &'a str,
+    pub offset: Option<u64>,
+    pub limit: Option<u64>,
+    pub max_output_chars: Option<usize>,
+}
+
+pub fn read_file(ctx: &Context, req: &ReadRequest<'_>) -> ToolResult<String> {
+    let offset = req.offset.unwrap_or(1);
+    if offset == 0 {
+        return Err(ToolError::invalid("offset is 1-based: the first line is offset=1"));
+    }
+    let default_limit = ctx.config.limits.read_default_lines as u64;
+    let limit = req.limit.unwrap_or(default_limit);
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(ToolError::invalid(format!(
+            "limit must be between 1 and {MAX_LIMIT} lines (default {default_limit})"
+        )));
+    }
+    let budget = ctx.budget(req.max_output_chars)?;
+    let path = ctx.ws.path(req.path)?;
+    let (file, meta) = ctx.ws.open_file(&path)?;
+    let shown = path.display();
+    let io_err = |e: std::io::Error| ToolError::new(ErrorKind::Io, format!("cannot read {shown:?}: {e}"));
+
+    let size = meta.len();
+    let whole;
+    let mut reader: Box<dyn BufRead> = if size <= CONTENT_VERSION_MAX {
+        let mut buf = Vec::with_capacity(size as usize);
+        (&file).take(CONTENT_VERSION_MAX + 1).read_to_end(&mut buf).map_err(io_err)?;
+        whole = Some(buf);
+        Box::new(whole.as_deref().unwrap_or_default())
+    } else {
+        whole = None;
+        Box::new(BufReader::with_capacity(64 << 10, file))
+    };
+    let version = match &whole {
+        Some(bytes) => content_version(bytes),
+        None => meta_version(&meta),
+    };
+
+    let head = reader.fill_buf().map_err(io_err)?;
+    let sniff = &head[..head.len().min(SNIFF_BYTES)];
+    if sniff.contains(&0) {
+        return Ok(format!(
+            "{shown}: binary file, {} ({}); not shown. version {version}",
+            human_bytes(size),
+            guess_type(sniff)
+        ));
+    }
+    if size == 0 {
+        return Ok(format!("[{shown}: empty file (0 lines) · version {version}]"));
+    }
+
+    let max_line = ctx.config.limits.max_line_chars;
+    let line_cap = max_line * 4 + 4;
+    let mut out = String::new();
+    let mut line = Vec::new();
+    let mut line_no = 0u64;
+    let mut last_shown = 0u64;
+    let mut lossy = false;
+    let mut clipped_lines = 0u64;
+    let mut budget_hit = false;
+    let end = offset.saturating_add(limit - 1);
+    let mut scanned = 0u64;
+    let mut counting_stopped = false;
+    loop {
+        let Some(total_len) = next_line(&mut reader, line_cap, &mut line).map_err(io_err)? else { break };
+        line_no += 1;
+        scanned += total_len as u64;
+        if line_no < offset {
+            continue;
+        }
+        if line_no > end || budget_hit {
+            if whole.is_none() && scanned > COUNT_SCAN_MAX {
+                counting_stopped = true;
+                break;
+            }
+            continue;
+        }
+        let kept = strip_newline(&line);
+        let text = String::from_utf8_lossy(kept);
+        if matches!(text, std::borrow::Cow::Owned(_)) {
+            lossy = true;
+        }
+        let (text, clipped) = clip_head(&text, max_line, total_len);
+        clipped_lines += clipped as u64;
+        let entry = format!("{line_no:>6}\t{text}\n");
+        if out.len() + entry.len() + FOOTER_RESERVE > budget && last_shown >= offset {
+            budget_hit = true;
+            continue;
+        }
+        out.push_str(&entry);
+        last_shown = line_no;
+    }
+    let total = if counting_stopped { format!("at least {line_no}") } else { line_no.to_string() };
+    if offset > line_no && !counting_stopped {
+        return Err(ToolError::invalid(format!(
+            "offset {offset} is past the end of {shown:?}, which has {line_no} lines"
+        )));
+    }
+    let mut footer = format!("[{shown}: lines {offset}-{last_shown} of {total}");
+    if counting_stopped {
+        footer.push_str(&format!(" ({} file; counting stopped)", human_bytes(size)));
+    }
+    footer.push_str(&format!(" · version {version}"));
+    if last_shown < line_no || counting_stopped {
+        let why = if budget_hit { "output budget reached; " } else { "" };
+        footer.push_str(&format!(" · {why}next: read_file(path={shown:?}, offset={})", last_shown + 1));
+    }
+    footer.push(']');
+    if clipped_lines > 0 {
+        footer.push_str(&format!(
+            "\n[{clipped_lines} line(s) longer than {max_line} chars were clipped; search can show the rest of a line]"
+        ));
+    }
+    if lossy {
+        footer.push_str("\n[the file is not valid UTF-8; invalid bytes are shown as \u{FFFD}]");
+    }
+    out.push_str(&footer);
+    Ok(out)
+}
+
+/// Reads one line into `buf`, keeping at most `cap` bytes of it; returns the line's full length (with its
+/// newline), or None at end of file. Memory stays bounded by `cap` whatever the line's length.
+fn next_line(r: &mut dyn BufRead, cap: usize, buf: &mut Vec<u8>) -> std::io::Result<Option<usize>> {
+    buf.clear();
+    let mut total = 0usize;
+    loop {
+        let chunk = r.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok(if total == 0 { None } else { Some(total) });
+        }
+        let (take, done) = match memchr::memchr(b'\n', chunk) {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        let room = cap.saturating_sub(buf.len());
+        buf.extend_from_slice(&chunk[..take.min(room)]);
+        total += take;
+        r.consume(take);
+        if done {
+            return Ok(Some(total));
+        }
+    }
+}
+
+fn strip_newline(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// Keeps the first `max` chars of a long line and says how much was cut; lines are read from the start.
+fn clip_head(text: &str, max: usize, total_bytes: usize) -> (String, bool) {
+    match text.char_indices().nth(max) {
+        None => (text.to_string(), false),
+        Some((cut, _)) => {
+            let rest = total_bytes.saturating_sub(cut);
+            (format!("{}…[{} more bytes on this line]", &text[..cut], rest), true)
+        }
+    }
+}
+
+/// The version of a file's content: 12 hex digits of a hash. Writes compare it to refuse stale edits.
+pub fn content_version(bytes: &[u8]) -> String {
+    let mut h = std::hash::DefaultHasher::new();
+    h.write(bytes);
+    format!("{:012x}", h.finish() & 0xffff_ffff_ffff)
+}
+
+/// The version of a file too large to hash on every read.
+pub fn meta_version(meta: &Metadata) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let mut h = std::hash::DefaultHasher::new();
+    for v in [meta.len(), meta.ino(), meta.mtime() as u64, meta.mtime_nsec() as u64] {
+        h.write_u64(v);
+    }
+    format!("m{:011x}", h.finish() & 0x7ff_ffff_ffff)
+}
+
+/// A short guess at what a binary file is, from its first bytes.
+fn guess_type(head: &[u8]) -> &'static str {
+    const MAGIC: &[(&[u8], &str)] = &[
+        (b"\x89PNG", "PNG image"),
+        (b"\xFF\xD8\xFF", "JPEG image"),
+        (b"GIF8", "GIF image"),
+        (b"%PDF", "PDF document"),
+        (b"PK\x03\x04", "zip archive (also jar, docx, xlsx)"),
+        (b"\x1F\x8B", "gzip data"),
+        (b"\x7FELF", "ELF executable or library"),
+        (b"\0asm", "WebAssembly module"),
+        (b"SQLite format 3", "SQLite database"),
+        (b"BZh", "bzip2 data"),
+        (b"\xFD7zXZ", "xz data"),
+        (b"\x28\xB5\x2F\xFD", "zstd data"),
+        (b"7z\xBC\xAF", "7z archive"),
+        (b"RIFF", "RIFF media (wav, webp, avi)"),
+        (b"\xCA\xFE\xBA\xBE", "Java class or Mach-O fat binary"),
+        (b"!<arch>", "ar archive (static library, .deb)"),
+    ];
+    MAGIC.iter().find(|(m, _)| head.starts_with(m)).map(|(_, name)| *name).unwrap_or("unknown binary data")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_line_bounds_memory_and_reports_full_length() {
+        let data = format!("short\n{}\nlast", "x".repeat(100_000));
+        let mut r: &[u8] = data.as_bytes();
+        let mut buf = Vec::new();
+        assert_eq!(next_line(&mut r, 10, &mut buf).unwrap(), Some(6));
+        assert_eq!(buf, b"short\n");
+        assert_eq!(next_line(&mut r, 10, &mut buf).unwrap(), Some(100_001));
+        assert_eq!(buf.len(), 10);
+        assert_eq!(next_line(&mut r, 10, &mut buf).unwrap(), Some(4));
+        assert_eq!(buf, b"last");
+        assert_eq!(next_line(&mut r, 10, &mut buf).unwrap(), None);
+    }
+
+    #[test]
+    fn clip_head_respects_char_boundaries() {
+        assert_eq!(clip_head("héllo", 10, 6), ("héllo".to_string(), false));
+        assert_eq!(clip_head("héllo wörld", 3, 13), ("hél…[9 more bytes on this line]".to_string(), true));
+    }
+
+    #[test]
+    fn binary_guess() {
+        assert_eq!(guess_type(b"\x89PNG\r\n\x1a\n\0\0"), "PNG image");
+        assert_eq!(guess_type(b"\0\0\0"), "unknown binary data");
+    }
+}

@@ -1,0 +1,147 @@
+//! Shared test plumbing: fixture projects on disk, the real `codebox` binary over stdio and HTTP, an rmcp client.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use rmcp::model::CallToolRequestParams;
+use rmcp::service::RunningService;
+use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
+use rmcp::{RoleClient, ServiceExt};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+pub type Client = RunningService<RoleClient, ()>;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_codebox");
+pub const CANARY: &str = "CANARY-7f3a9c-outside-the-workspace";
+
+/// A temporary directory holding `proj/` (the workspace root) and `outside/` (a canary the tools must never reach).
+pub struct Project {
+    _dir: tempfile::TempDir,
+    pub root: PathBuf,
+    pub outside: PathBuf,
+}
+
+impl Project {
+    pub fn new() -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("proj");
+        let outside = dir.path().join("outside");
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join("canary.txt"), CANARY).unwrap();
+        Project { _dir: dir, root, outside }
+    }
+
+    pub fn write(&self, rel: &str, content: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, content).unwrap();
+        p
+    }
+
+    pub fn canary(&self) -> PathBuf {
+        self.outside.join("canary.txt")
+    }
+
+    /// The canary is byte-for-byte what it was.
+    pub fn assert_canary_intact(&self) {
+        assert_eq!(std::fs::read_to_string(self.canary()).unwrap(), CANARY);
+    }
+}
+
+/// Starts `codebox serve --root <root> <args>` over stdio and completes the MCP handshake.
+pub async fn stdio(root: &Path, args: &[&str]) -> Client {
+    let cmd = tokio::process::Command::new(BIN).configure(|c| {
+        c.arg("serve").arg("--root").arg(root).args(args).stderr(Stdio::null());
+    });
+    ().serve(TokioChildProcess::new(cmd).unwrap()).await.expect("MCP handshake over stdio")
+}
+
+#[derive(Debug)]
+pub struct ToolOut {
+    pub is_error: bool,
+    pub text: String,
+    pub structured: Option<Value>,
+}
+
+pub async fn call(c: &Client, tool: &str, args: Value) -> ToolOut {
+    let Value::Object(map) = args else { panic!("arguments must be an object") };
+    let r = c
+        .call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(map))
+        .await
+        .unwrap_or_else(|e| panic!("{tool}: protocol error {e}"));
+    let text = r.content.iter().filter_map(|c| c.as_text().map(|t| t.text.clone())).collect::<Vec<_>>().join("\n");
+    ToolOut { is_error: r.is_error.unwrap_or(false), text, structured: r.structured_content }
+}
+
+/// Calls a tool that must succeed and returns its text.
+pub async fn ok(c: &Client, tool: &str, args: Value) -> String {
+    let out = call(c, tool, args.clone()).await;
+    assert!(!out.is_error, "{tool} {args} failed: {}", out.text);
+    out.text
+}
+
+/// Calls a tool that must fail and returns its message.
+pub async fn err(c: &Client, tool: &str, args: Value) -> String {
+    let out = call(c, tool, args.clone()).await;
+    assert!(out.is_error, "{tool} {args} should have failed, got: {}", out.text);
+    out.text
+}
+
+/// A `codebox serve --http` child on a free loopback port. Killed on drop.
+pub struct HttpServer {
+    pub child: tokio::process::Child,
+    pub url: String,
+    pub token: Option<String>,
+    pub stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl HttpServer {
+    /// Starts the server with `CODEBOX_TOKEN=token` (or `--no-auth` when None) and waits for its "serving" line.
+    pub async fn start(root: &Path, token: Option<&str>, extra: &[&str]) -> HttpServer {
+        let mut cmd = tokio::process::Command::new(BIN);
+        cmd.arg("serve").arg("--root").arg(root).arg("--http").arg("127.0.0.1:0").args(extra);
+        match token {
+            Some(t) => cmd.env("CODEBOX_TOKEN", t),
+            None => cmd.arg("--no-auth"),
+        };
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).kill_on_drop(true);
+        let mut child = cmd.spawn().unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let url = loop {
+            let line = lines.next_line().await.unwrap().expect("server exited before serving");
+            log.lock().unwrap().push_str(&format!("{line}\n"));
+            if let Some(rest) = line.split("serving MCP at ").nth(1) {
+                break rest.trim().to_string();
+            }
+        };
+        // Keep draining stderr so the server never blocks on a full pipe; tests read what it logged.
+        let sink = log.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                sink.lock().unwrap().push_str(&format!("{line}\n"));
+            }
+        });
+        HttpServer { child, url, token: token.map(str::to_string), stderr: log }
+    }
+
+    pub async fn client(&self) -> Client {
+        use rmcp::transport::streamable_http_client::{
+            StreamableHttpClientTransport, StreamableHttpClientTransportConfig,
+        };
+        let mut cfg = StreamableHttpClientTransportConfig::with_uri(self.url.clone());
+        if let Some(t) = &self.token {
+            cfg = cfg.auth_header(t.clone());
+        }
+        let transport = StreamableHttpClientTransport::with_client(reqwest::Client::new(), cfg);
+        ().serve(transport).await.expect("MCP handshake over HTTP")
+    }
+}
+
+/// The initialize request body a raw HTTP test posts.
+pub fn initialize_body() -> Value {
+    serde_json::json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
+        "protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"it","version":"1"}}})
+}

@@ -1,0 +1,9 @@
+//! One integration-test binary: the real server over stdio and HTTP, driven through an rmcp client.
+//! Each module names the issue and the ATTACKS.md rows it guards.
+
+mod harness;
+
+mod files;
+mod http;
+mod protocol;
+mod read_tools;
