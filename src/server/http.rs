@@ -80,7 +80,12 @@ async fn front_door(State(gate): State<Arc<Gate>>, req: Request, next: Next) -> 
     } else {
         None
     };
-    let resp = next.run(req).await;
+    let is_delete = req.method() == Method::DELETE;
+    let mut resp = next.run(req).await;
+    // rmcp acknowledges a session DELETE with 202; the Python SDK accepts only 200/204 and logs a warning.
+    if is_delete && resp.status() == StatusCode::ACCEPTED {
+        *resp.status_mut() = StatusCode::OK;
+    }
     match permit {
         // The permit lives as long as the response body, so a long SSE stream keeps counting against the bound.
         Some(permit) => resp.map(|body| Body::new(Held { inner: body, _permit: permit })),
