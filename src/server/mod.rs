@@ -15,8 +15,10 @@ use std::sync::{Arc, Mutex};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
-    CallToolResult, ContentBlock, Implementation, JsonObject, LoggingLevel, ProtocolVersion, ServerCapabilities,
-    ServerConfig, SetLevelRequestParams, Tool,
+    CallToolResult, ContentBlock, Implementation, JsonObject, ListResourceTemplatesResult, ListResourcesResult,
+    LoggingLevel, PaginatedRequestParams, ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse,
+    ReadResourceResult, Resource, ResourceContents, ResourceTemplate, ServerCapabilities, ServerConfig,
+    SetLevelRequestParams, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, tool, tool_handler, tool_router};
@@ -29,7 +31,7 @@ use params::*;
 const INSTRUCTIONS: &str = "codebox: a confined workbench over one workspace directory. \
 Paths are relative to the workspace root; nothing outside it is reachable. \
 Explore with list_directory and find_files, then read_file (numbered lines; follow the `next:` hint for more). \
-Long results are cut to a budget and say exactly which call returns the rest.";
+Long results are cut to a budget and name the read_output call that returns the rest.";
 
 #[derive(Clone)]
 pub struct CodeboxServer {
@@ -155,7 +157,39 @@ Large directories show a count of what was left out.",
         })
         .await
     }
+
+    #[tool(
+        name = "read_output",
+        description = "Read the part of a cut result that was omitted: by line range (offset/limit), or only the lines \
+matching a regex (pattern) with context. The id is named in the cut result.",
+        input_schema = schema::input::<ReadOutputParams>(),
+        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn read_output(&self, Parameters(args): Parameters<JsonObject>, ct: CancellationToken) -> CallToolResult {
+        let p: ReadOutputParams = match parse("read_output", args) {
+            Ok(p) => p,
+            Err(e) => return e,
+        };
+        let ctx = self.ctx.clone();
+        blocking(ct, move |_| {
+            let req = tools::output_tool::ReadOutputRequest {
+                id: &p.id,
+                offset: p.offset,
+                limit: p.limit,
+                pattern: p.pattern.as_deref(),
+                context: p.context,
+                max_output_chars: p.max_output_chars,
+            };
+            tools::output_tool::read_output(&ctx, &req)
+        })
+        .await
+    }
 }
+
+/// Spilled outputs are resources: `codebox://output/<id>` returns the whole kept output as text.
+const OUTPUT_URI: &str = "codebox://output/";
+/// resources/read returns at most this much of one output; read_output pages through the rest.
+const RESOURCE_READ_MAX: u64 = 64 << 20;
 
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for CodeboxServer {
@@ -170,6 +204,66 @@ impl ServerHandler for CodeboxServer {
     /// no initialize) is left out until clients ship it, so a discovery probe steers them to `initialize`.
     fn supported_protocol_versions(&self) -> Cow<'static, [ProtocolVersion]> {
         Cow::Borrowed(ProtocolVersion::known_up_to(&ProtocolVersion::V_2025_11_25))
+    }
+
+    async fn list_resources(
+        &self,
+        _: Option<PaginatedRequestParams>,
+        _: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        let items = self
+            .ctx
+            .spill
+            .list()
+            .into_iter()
+            .map(|i| {
+                Resource::new(format!("{OUTPUT_URI}{}", i.id), i.id.clone())
+                    .with_description(format!("full output of a cut tool result: {} lines", i.lines))
+                    .with_mime_type("text/plain")
+                    .with_size(i.stored_bytes)
+            })
+            .collect();
+        Ok(ListResourcesResult::with_all_items(items))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _: Option<PaginatedRequestParams>,
+        _: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, McpError> {
+        let t = ResourceTemplate::new(format!("{OUTPUT_URI}{{id}}"), "output")
+            .with_description("the full output of a cut tool result, by the id the result names")
+            .with_mime_type("text/plain");
+        Ok(ListResourceTemplatesResult::with_all_items(vec![t]))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        let uri = request.uri;
+        let Some(id) = uri.strip_prefix(OUTPUT_URI) else {
+            return Err(McpError::resource_not_found(
+                format!("unknown resource {uri:?}; codebox serves {OUTPUT_URI}<id>"),
+                None,
+            ));
+        };
+        let spill = self.ctx.spill.clone();
+        let id = id.to_string();
+        let read = tokio::task::spawn_blocking(move || {
+            let len = spill.info(&id).map(|i| i.stored_bytes.min(RESOURCE_READ_MAX)).unwrap_or(0);
+            spill.read_range(&id, 0, len)
+        })
+        .await
+        .map_err(|e| McpError::internal_error(format!("reading {uri}: {e}"), None))?;
+        match read {
+            Ok(bytes) => {
+                let text = String::from_utf8_lossy(&bytes).into_owned();
+                Ok(ReadResourceResult::new(vec![ResourceContents::text(text, uri)]).into())
+            }
+            Err(e) => Err(McpError::resource_not_found(e.to_string(), None)),
+        }
     }
 
     async fn set_level(&self, request: SetLevelRequestParams, _: RequestContext<RoleServer>) -> Result<(), McpError> {

@@ -34,3 +34,20 @@ pub struct FindFilesParams {
     /// Directory to search (default: the workspace root).
     pub path: Option<String>,
 }
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReadOutputParams {
+    /// Output id named in a cut result, e.g. `o3k9x2m4q7a`.
+    pub id: String,
+    /// First line, 1-based.
+    pub offset: Option<u64>,
+    /// Lines to return.
+    pub limit: Option<u64>,
+    /// Regex: return only matching lines, with context.
+    pub pattern: Option<String>,
+    /// Context lines around each match (default 2).
+    pub context: Option<usize>,
+    /// Character budget for this result.
+    pub max_output_chars: Option<usize>,
+}

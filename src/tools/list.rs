@@ -184,5 +184,5 @@ pub fn find_files(ctx: &Context, req: &FindRequest<'_>, cancel: &Cancel) -> Tool
     } else {
         out.push_str(&format!("[{} matches, newest first]\n", hits.len()));
     }
-    Ok(out)
+    Ok(super::capture::fit(ctx, &out, ctx.budget(None)?))
 }

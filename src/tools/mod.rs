@@ -1,6 +1,8 @@
 //! Tool implementations: domain arguments in, domain results out. No MCP types here; `src/server` adapts.
 
+pub mod capture;
 pub mod list;
+pub mod output_tool;
 pub mod read;
 
 use std::sync::Arc;

@@ -5,5 +5,6 @@ mod harness;
 
 mod files;
 mod http;
+mod output;
 mod protocol;
 mod read_tools;
