@@ -15,6 +15,64 @@ pub struct Config {
     pub limits: Limits,
     pub http: HttpConfig,
     pub output: OutputSettings,
+    pub sandbox: SandboxSettings,
+}
+
+/// How commands are confined. See SECURITY.md for what each layer stops.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SandboxSettings {
+    /// `strict` refuses a command when a layer cannot be applied; `best-effort` applies what the kernel offers
+    /// and says what was skipped. `off` is accepted only from the command line (`--sandbox off`).
+    pub mode: SandboxMode,
+    /// Give commands the network. Off: a private network namespace with loopback only.
+    pub network: bool,
+    /// Extra directories commands may read and execute (toolchains the defaults did not find).
+    pub read_exec: Vec<PathBuf>,
+    /// Paths inside the workspace that commands may read but never change.
+    pub protected: Vec<String>,
+    /// Extra environment variables passed through to commands (besides PATH, LANG, toolchain variables).
+    pub env: Vec<String>,
+    /// The shell that runs `run_command`'s command string as `<shell> -c <command>`.
+    pub shell: String,
+    /// Default and largest wall-clock timeout of one command, in seconds.
+    pub timeout_secs: u64,
+    pub max_timeout_secs: u64,
+    /// Address space of one command (RLIMIT_AS), bytes.
+    pub memory_bytes: u64,
+    /// Largest file one command may write (RLIMIT_FSIZE), bytes.
+    pub file_size_bytes: u64,
+    /// Processes in one command's sandbox (RLIMIT_NPROC, counted inside its user namespace).
+    pub max_processes: u64,
+    /// Open files per process (RLIMIT_NOFILE).
+    pub open_files: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SandboxMode {
+    Strict,
+    BestEffort,
+    Off,
+}
+
+impl Default for SandboxSettings {
+    fn default() -> Self {
+        SandboxSettings {
+            mode: SandboxMode::Strict,
+            network: false,
+            read_exec: Vec::new(),
+            protected: vec![".git/hooks".into(), ".git/config".into()],
+            env: Vec::new(),
+            shell: "bash".into(),
+            timeout_secs: 120,
+            max_timeout_secs: 600,
+            memory_bytes: 8 << 30,
+            file_size_bytes: 4 << 30,
+            max_processes: 512,
+            open_files: 4096,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -61,7 +119,13 @@ pub struct HttpConfig {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { root: None, limits: Limits::default(), http: HttpConfig::default(), output: OutputSettings::default() }
+        Config {
+            root: None,
+            limits: Limits::default(),
+            http: HttpConfig::default(),
+            output: OutputSettings::default(),
+            sandbox: SandboxSettings::default(),
+        }
     }
 }
 
@@ -139,6 +203,17 @@ impl Config {
                 "output.max_chars_cap = {} is below output.max_chars = {}",
                 o.max_chars_cap, o.max_chars
             ));
+        }
+        if self.sandbox.mode == SandboxMode::Off {
+            return Err("sandbox.mode = \"off\" is only accepted from the command line (--sandbox off)".into());
+        }
+        if self.sandbox.timeout_secs == 0 || self.sandbox.timeout_secs > self.sandbox.max_timeout_secs {
+            return Err("sandbox.timeout_secs must be between 1 and sandbox.max_timeout_secs".into());
+        }
+        for p in &self.sandbox.protected {
+            if p.starts_with('/') || p.split('/').any(|c| c == "..") {
+                return Err(format!("sandbox.protected entry {p:?} must be a relative path inside the workspace"));
+            }
         }
         if self.limits.max_line_chars < 80 {
             return Err("limits.max_line_chars must be at least 80".into());

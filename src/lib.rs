@@ -7,6 +7,7 @@ pub mod config;
 pub mod doctor;
 pub mod error;
 pub mod output;
+pub mod sandbox;
 pub mod server;
 pub mod spill;
 pub mod tools;

@@ -25,6 +25,13 @@ struct Common {
     config: Option<PathBuf>,
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum SandboxFlag {
+    Strict,
+    BestEffort,
+    Off,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Serve MCP over stdio (default) or streamable HTTP (--http).
@@ -46,6 +53,9 @@ enum Command {
         /// Log level for stderr (error, warn, info, debug, trace); RUST_LOG also works.
         #[arg(long)]
         log_level: Option<String>,
+        /// Sandbox mode for commands: strict (default), best-effort, or off (no confinement at all).
+        #[arg(long, value_name = "MODE")]
+        sandbox: Option<SandboxFlag>,
     },
     /// Report what this machine offers for confinement and what codebox will enforce.
     Doctor {
@@ -60,6 +70,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // The sandbox helper re-executes this binary; it must start before anything else (no flags, no threads).
+    if std::env::args_os().nth(1).is_some_and(|a| a == codebox::sandbox::HELPER_ARG) {
+        codebox::sandbox::helper_main();
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
@@ -100,15 +114,30 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             print!("{}", report.render());
             Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
-        Command::Serve { common, http, allow_remote, token_file, no_auth, log_level } => {
+        Command::Serve { common, http, allow_remote, token_file, no_auth, log_level, sandbox } => {
             init_tracing(log_level.as_deref());
-            let (config, root) = load(&common)?;
+            let (mut config, root) = load(&common)?;
+            let sandbox_off = match sandbox {
+                Some(SandboxFlag::Off) => {
+                    eprintln!("codebox: WARNING: --sandbox off: commands run with your user's full rights");
+                    true
+                }
+                Some(SandboxFlag::Strict) => {
+                    config.sandbox.mode = codebox::config::SandboxMode::Strict;
+                    false
+                }
+                Some(SandboxFlag::BestEffort) => {
+                    config.sandbox.mode = codebox::config::SandboxMode::BestEffort;
+                    false
+                }
+                None => false,
+            };
             let listen = match http {
                 None => None,
                 Some(addr) => Some(http_listen(addr, allow_remote, token_file, no_auth)?),
             };
             let http_cfg = config.http.clone();
-            let ctx = Context::new(config, &root)?;
+            let ctx = Context::new(config, &root, sandbox_off)?;
             tracing::info!(root = %ctx.ws.root().display(), resolver = ?ctx.ws.resolver(), "codebox serving");
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

@@ -16,16 +16,16 @@ use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
     CallToolResult, ContentBlock, Implementation, JsonObject, ListResourceTemplatesResult, ListResourcesResult,
-    LoggingLevel, PaginatedRequestParams, ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse,
-    ReadResourceResult, Resource, ResourceContents, ResourceTemplate, ServerCapabilities, ServerConfig,
-    SetLevelRequestParams, Tool,
+    LoggingLevel, PaginatedRequestParams, ProgressNotificationParam, ProtocolVersion, ReadResourceRequestParams,
+    ReadResourceResponse, ReadResourceResult, Resource, ResourceContents, ResourceTemplate, ServerCapabilities,
+    ServerConfig, SetLevelRequestParams, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, tool, tool_handler, tool_router};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::ToolResult;
-use crate::tools::{self, Cancel, Context};
+use crate::tools::{self, Cancel, Context, Progress};
 use params::*;
 
 const INSTRUCTIONS: &str = "codebox: a confined workbench over one workspace directory. \
@@ -40,6 +40,14 @@ pub struct CodeboxServer {
     log_level: Arc<Mutex<LoggingLevel>>,
 }
 
+struct CancelOnDrop(Cancel);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
 /// Runs blocking tool code off the async runtime; a client cancellation sets the domain's flag so the work
 /// stops at its next check, and the call answers at once.
 async fn blocking<F>(ct: CancellationToken, f: F) -> CallToolResult
@@ -48,6 +56,8 @@ where
 {
     let cancel = Cancel::default();
     let inner = cancel.clone();
+    // If this future is dropped (the client went away), the blocking work is told to stop.
+    let _guard = CancelOnDrop(cancel.clone());
     let task = tokio::task::spawn_blocking(move || f(&inner));
     tokio::select! {
         joined = task => match joined {
@@ -75,6 +85,51 @@ fn parse<T: serde::de::DeserializeOwned>(tool: &str, args: JsonObject) -> Result
     })
 }
 
+/// Like `blocking`, and while the call runs, sends a progress notification every second when the client gave
+/// a progress token: elapsed time, bytes so far, the last line.
+async fn blocking_with_progress<F>(ct: CancellationToken, rc: &RequestContext<RoleServer>, f: F) -> CallToolResult
+where
+    F: FnOnce(&Cancel, &Progress) -> ToolResult<String> + Send + 'static,
+{
+    let progress = Progress::default();
+    let token = rc.meta.get_progress_token();
+    let (Some(token), peer) = (token, rc.peer.clone()) else {
+        return blocking(ct, move |cancel| f(cancel, &Progress::default())).await;
+    };
+    let ticker_progress = progress.clone();
+    let done = CancellationToken::new();
+    let done_ticker = done.clone();
+    let ticker = tokio::spawn(async move {
+        let start = tokio::time::Instant::now();
+        let mut every = tokio::time::interval(PROGRESS_EVERY);
+        every.tick().await;
+        loop {
+            tokio::select! {
+                _ = done_ticker.cancelled() => break,
+                _ = every.tick() => {}
+            }
+            let s = ticker_progress.snapshot();
+            let msg = format!(
+                "{} s, {} of output{}",
+                start.elapsed().as_secs(),
+                tools::human_bytes(s.bytes),
+                if s.last_line.is_empty() { String::new() } else { format!("; last line: {}", s.last_line) }
+            );
+            let p = ProgressNotificationParam::new(token.clone(), s.bytes as f64).with_message(msg);
+            if peer.notify_progress(p).await.is_err() {
+                break;
+            }
+        }
+    });
+    let result = blocking(ct, move |cancel| f(cancel, &progress)).await;
+    done.cancel();
+    let _ = ticker.await;
+    result
+}
+
+/// How often a long call reports progress.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The one place a domain result becomes a tool result: errors are `isError: true` with the message for the model.
 fn text_result(r: ToolResult<String>) -> CallToolResult {
     match r {
@@ -86,7 +141,18 @@ fn text_result(r: ToolResult<String>) -> CallToolResult {
 #[tool_router]
 impl CodeboxServer {
     pub fn new(ctx: Context) -> Self {
-        CodeboxServer { ctx, tool_router: Self::tool_router(), log_level: Arc::new(Mutex::new(LoggingLevel::Info)) }
+        let mut tool_router = Self::tool_router();
+        if ctx.sandbox.is_off() {
+            // The model must know: with the sandbox off, a command can do anything the user can.
+            if let Some(route) = tool_router.map.get_mut("run_command") {
+                route.attr.description = Some(
+                    "WARNING: the sandbox is OFF on this server: commands run unconfined with the user's full rights. \
+Run a shell command (bash -c) in the workspace; returns the output cut to a budget, the exit code and the duration."
+                        .into(),
+                );
+            }
+        }
+        CodeboxServer { ctx, tool_router, log_level: Arc::new(Mutex::new(LoggingLevel::Info)) }
     }
 
     /// Every tool this server offers, as tools/list shows them.
@@ -181,6 +247,38 @@ matching a regex (pattern) with context. The id is named in the cut result.",
                 max_output_chars: p.max_output_chars,
             };
             tools::output_tool::read_output(&ctx, &req)
+        })
+        .await
+    }
+
+    #[tool(
+        name = "run_command",
+        description = "Run a shell command (bash -c) in the workspace, in a kernel sandbox: no network, writes only \
+inside the workspace and a private /tmp, home and other projects unreadable; the whole process tree is killed at the \
+timeout. Returns the output cut to a budget, the exit code, the duration and the sandbox layers enforced.",
+        input_schema = schema::input::<RunCommandParams>(),
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = false)
+    )]
+    async fn run_command(
+        &self,
+        Parameters(args): Parameters<JsonObject>,
+        ct: CancellationToken,
+        rc: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let p: RunCommandParams = match parse("run_command", args) {
+            Ok(p) => p,
+            Err(e) => return e,
+        };
+        let ctx = self.ctx.clone();
+        blocking_with_progress(ct, &rc, move |cancel, progress| {
+            let req = tools::command::CommandRequest {
+                command: &p.command,
+                cwd: p.cwd.as_deref(),
+                timeout_secs: p.timeout_secs,
+                env: p.env.unwrap_or_default().into_iter().collect(),
+                max_output_chars: p.max_output_chars,
+            };
+            tools::command::run_command(&ctx, &req, cancel, progress)
         })
         .await
     }

@@ -51,3 +51,18 @@ pub struct ReadOutputParams {
     /// Character budget for this result.
     pub max_output_chars: Option<usize>,
 }
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunCommandParams {
+    /// Shell command, run as `bash -c <command>`.
+    pub command: String,
+    /// Working directory inside the workspace (default: the root).
+    pub cwd: Option<String>,
+    /// Wall-clock limit in seconds (default 120).
+    pub timeout_secs: Option<u64>,
+    /// Extra environment variables.
+    pub env: Option<std::collections::BTreeMap<String, String>>,
+    /// Character budget for this result.
+    pub max_output_chars: Option<usize>,
+}

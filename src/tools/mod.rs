@@ -1,6 +1,7 @@
 //! Tool implementations: domain arguments in, domain results out. No MCP types here; `src/server` adapts.
 
 pub mod capture;
+pub mod command;
 pub mod list;
 pub mod output_tool;
 pub mod read;
@@ -19,6 +20,7 @@ pub struct Context {
     pub config: Arc<Config>,
     pub output: Arc<OutputPolicy>,
     pub spill: Arc<SpillStore>,
+    pub sandbox: Arc<crate::sandbox::Sandbox>,
 }
 
 impl Context {
@@ -74,8 +76,11 @@ impl Cancel {
 
 impl Context {
     /// Everything the tools share, built once at start from the configuration.
-    pub fn new(config: Config, root: &std::path::Path) -> Result<Context, String> {
+    /// `sandbox_off`: the command line said `--sandbox off`.
+    pub fn new(config: Config, root: &std::path::Path, sandbox_off: bool) -> Result<Context, String> {
         let ws = Workspace::open(root)?;
+        let mode = if sandbox_off { crate::config::SandboxMode::Off } else { config.sandbox.mode };
+        let sandbox = crate::sandbox::Sandbox::new(&config.sandbox, mode, ws.root());
         let out = &config.output;
         let mut shape = crate::output::OutputConfig { max_chars: out.max_chars, ..Default::default() };
         if let Some(p) = &out.error_patterns {
@@ -88,6 +93,47 @@ impl Context {
             max_total_bytes: out.spill_total_bytes,
             ..Default::default()
         });
-        Ok(Context { ws: Arc::new(ws), config: Arc::new(config), output: Arc::new(policy), spill: Arc::new(spill) })
+        Ok(Context {
+            ws: Arc::new(ws),
+            config: Arc::new(config),
+            output: Arc::new(policy),
+            spill: Arc::new(spill),
+            sandbox: Arc::new(sandbox),
+        })
+    }
+}
+
+/// What a long call has produced so far, for progress notifications: bytes, and the last complete line.
+#[derive(Clone, Default, Debug)]
+pub struct Progress(Arc<std::sync::Mutex<ProgressState>>);
+
+#[derive(Clone, Default, Debug)]
+pub struct ProgressState {
+    pub bytes: u64,
+    pub last_line: String,
+    partial: Vec<u8>,
+}
+
+/// The last line is kept to this many bytes: enough to show what a command is doing.
+const PROGRESS_LINE_MAX: usize = 200;
+
+impl Progress {
+    pub fn add(&self, bytes: &[u8]) {
+        let mut s = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        s.bytes += bytes.len() as u64;
+        for &b in bytes {
+            if b == b'\n' {
+                if !s.partial.is_empty() {
+                    s.last_line =
+                        crate::output::strip_ansi(&String::from_utf8_lossy(&s.partial)).trim_end().to_string();
+                    s.partial.clear();
+                }
+            } else if s.partial.len() < PROGRESS_LINE_MAX {
+                s.partial.push(b);
+            }
+        }
+    }
+    pub fn snapshot(&self) -> ProgressState {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }

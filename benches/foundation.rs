@@ -1,0 +1,485 @@
+//! Foundation benchmark (issue 2): codebox over stdio, side by side with the official MCP filesystem server.
+//!
+//! For each server it measures, on the same ~1 KB file:
+//! - cold start: spawn → raw `initialize` JSON line on stdin → response line on stdout (no rmcp client set-up
+//!   counted); median / min / max of 20 runs, after one discarded warm-up spawn (binary in page cache);
+//! - read latency: after the rmcp handshake and a short warm-up, 2,000 sequential reads (p50 / p99 / mean, calls/s),
+//!   then 2,000 reads from 8 concurrent tasks sharing one peer (8 in flight: p50 / p99, calls/s); and, to separate
+//!   the server's latency from the rmcp client's, 2,000 sequential reads as raw JSON lines over blocking pipes;
+//! - idle RSS: VmRSS and VmHWM of the server process (for the filesystem server, the `node` process itself)
+//!   after the handshake, some calls and ~1 s idle.
+//! codebox runs as `codebox serve --root DIR`, tool `read_file {path}`; the filesystem server
+//! (npm `@modelcontextprotocol/server-filesystem`) as `node …/dist/index.js DIR`, tool `read_text_file {path}`
+//! with an absolute path. Both are driven by the same rmcp client, so client overhead is common to both.
+//! It prints a table with the ratio codebox/filesystem and whether each target is met
+//! (start ≤ 10 ms, read p50 ≤ 60 µs, ≥ 10× the filesystem server's calls/s, idle RSS ≤ 10 MiB).
+//! It is a report: nothing is asserted on timings.
+//!
+//! Run with: cargo bench --bench foundation
+//!
+//! Environment:
+//! - `CODEBOX_BENCH_CACHE`: npm prefix where the filesystem server is installed on first use
+//!   (default `target/bench-cache`).
+//! - `CODEBOX_BENCH_SKIP_FS=1`: skip the filesystem server comparison.
+//! - `CODEBOX_BENCH_CALLS`: reads per latency phase (default 2000).
+//! - `NODE`, `NPM`: the node and npm executables (default `node`, `npm` from PATH).
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use rmcp::model::CallToolRequestParams;
+use rmcp::service::{Peer, RunningService};
+use rmcp::transport::TokioChildProcess;
+use rmcp::{RoleClient, ServiceExt};
+use serde_json::{Value, json};
+
+/// The codebox binary under test.
+fn codebox_bin() -> String {
+    std::env::var("CODEBOX_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_codebox").to_string())
+}
+
+const STARTS: usize = 20;
+const IN_FLIGHT: usize = 8;
+const WARMUP_CALLS: usize = 100;
+const FS_PACKAGE: &str = "@modelcontextprotocol/server-filesystem";
+const MARKER: &str = "foundation-bench-marker";
+
+const INIT_LINE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"foundation-bench","version":"0"}}}"#;
+
+/// How to start one server and read the benchmark file through it.
+struct Server {
+    name: String,
+    program: String,
+    args: Vec<String>,
+    tool: &'static str,
+    path_arg: String,
+}
+
+impl Server {
+    fn command(&self) -> std::process::Command {
+        let mut c = std::process::Command::new(&self.program);
+        c.args(&self.args);
+        c
+    }
+}
+
+#[derive(Default)]
+struct Lat {
+    p50: Duration,
+    p99: Duration,
+    mean: Duration,
+    per_sec: f64,
+}
+
+#[derive(Default)]
+struct Report {
+    start: Option<(Duration, Duration, Duration)>, // median, min, max
+    seq: Option<Lat>,
+    raw: Option<Lat>,
+    par: Option<Lat>,
+    rss_kib: Option<u64>,
+    hwm_kib: Option<u64>,
+    errors: Vec<String>,
+}
+
+fn main() {
+    let calls: usize = std::env::var("CODEBOX_BENCH_CALLS").ok().and_then(|s| s.parse().ok()).unwrap_or(2000);
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Canonical, so the filesystem server (which resolves symlinks of allowed dirs) sees the same path.
+    let root = dir.path().canonicalize().expect("canonical temp dir");
+    let file = root.join("small.txt");
+    let mut text = format!("{MARKER}\n");
+    for i in 1..20 {
+        text.push_str(&format!("line {i:02}: the quick brown fox jumps over the lazy dog, again.\n"));
+    }
+    std::fs::write(&file, &text).expect("write bench file");
+
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let t_all = Instant::now();
+
+    let codebox = Server {
+        name: "codebox".into(),
+        program: codebox_bin(),
+        args: vec!["serve".into(), "--root".into(), root.display().to_string()],
+        tool: "read_file",
+        path_arg: "small.txt".into(),
+    };
+    eprintln!("foundation: codebox {} on a {}-byte file, {calls} calls per phase", codebox.program, text.len());
+    let cb = run_server(&rt, &codebox, calls);
+
+    let (fs, fs_note) = match filesystem_server(&root, &file) {
+        Ok((server, version)) => {
+            eprintln!("foundation: filesystem server {version}");
+            (Some(run_server(&rt, &server, calls)), format!("{FS_PACKAGE} {version}"))
+        }
+        Err(why) => {
+            eprintln!("foundation: filesystem server comparison SKIPPED: {why}");
+            (None, format!("SKIPPED: {why}"))
+        }
+    };
+
+    print_table(&cb, fs.as_ref(), &fs_note, text.len(), calls);
+    println!("total bench time {:.1} s", t_all.elapsed().as_secs_f64());
+}
+
+/// All measurements for one server; failures are recorded, not fatal.
+fn run_server(rt: &tokio::runtime::Runtime, server: &Server, calls: usize) -> Report {
+    let mut r = Report::default();
+    eprintln!("  {}: cold start ×{STARTS}", server.name);
+    match cold_start(server) {
+        Ok(s) => r.start = Some(s),
+        Err(e) => r.errors.push(format!("cold start: {e}")),
+    }
+    eprintln!("  {}: reads over a raw pipe", server.name);
+    match raw_latency(server, calls) {
+        Ok(l) => r.raw = Some(l),
+        Err(e) => r.errors.push(format!("raw reads: {e}")),
+    }
+    eprintln!("  {}: reads through rmcp", server.name);
+    if let Err(e) = rt.block_on(latency(server, calls, &mut r)) {
+        r.errors.push(e);
+    }
+    r
+}
+
+/// Spawn → initialize line in → response line out, STARTS times (plus one discarded warm-up).
+fn cold_start(server: &Server) -> Result<(Duration, Duration, Duration), String> {
+    let mut times = Vec::with_capacity(STARTS);
+    for i in 0..=STARTS {
+        let t0 = Instant::now();
+        let mut child = server
+            .command()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("spawn {}: {e}", server.program))?;
+        let mut stdin = child.stdin.take().unwrap();
+        let res = (|| {
+            stdin.write_all(INIT_LINE.as_bytes())?;
+            stdin.write_all(b"\n")?;
+            stdin.flush()?;
+            let mut out = BufReader::new(child.stdout.take().unwrap());
+            let mut line = String::new();
+            loop {
+                line.clear();
+                if out.read_line(&mut line)? == 0 {
+                    return Err(std::io::Error::other("stdout closed before the initialize response"));
+                }
+                if serde_json::from_str::<Value>(&line).is_ok_and(|v| v["id"] == 1) {
+                    return Ok(t0.elapsed());
+                }
+            }
+        })();
+        drop(stdin);
+        let _ = child.kill();
+        let _ = child.wait();
+        let dt = res.map_err(|e| e.to_string())?;
+        if i > 0 {
+            times.push(dt);
+        }
+    }
+    times.sort();
+    Ok((times[times.len() / 2], times[0], times[times.len() - 1]))
+}
+
+/// Sequential reads with hand-written JSON lines over blocking pipes: the server's own latency, without the rmcp
+/// client (its tasks and channels add a fixed cost to every call in the other phases).
+fn raw_latency(server: &Server, calls: usize) -> Result<Lat, String> {
+    let mut child = server
+        .command()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("spawn {}: {e}", server.program))?;
+    let mut stdin = child.stdin.take().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let args = json!({ "name": server.tool, "arguments": { "path": server.path_arg } }).to_string();
+    let res = (|| -> std::io::Result<Lat> {
+        let mut line = String::new();
+        // Reads lines until the response to `id` (matched textually: cheap, and both servers write `"id":N`).
+        let mut wait_for = |out: &mut BufReader<_>, id: usize| -> std::io::Result<String> {
+            let (k1, k2) = (format!("\"id\":{id},"), format!("\"id\":{id}}}"));
+            loop {
+                line.clear();
+                if out.read_line(&mut line)? == 0 {
+                    return Err(std::io::Error::other("server closed stdout"));
+                }
+                if line.contains(&k1) || line.contains(&k2) {
+                    return Ok(line.clone());
+                }
+            }
+        };
+        writeln!(stdin, "{INIT_LINE}")?;
+        wait_for(&mut out, 1)?;
+        writeln!(stdin, r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#)?;
+        let mut lat = Vec::with_capacity(calls);
+        let mut wall = Instant::now();
+        for id in 2..2 + WARMUP_CALLS + calls {
+            let req = format!("{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":\"tools/call\",\"params\":{args}}}\n");
+            let t = Instant::now();
+            stdin.write_all(req.as_bytes())?;
+            stdin.flush()?;
+            let resp = wait_for(&mut out, id)?;
+            let dt = t.elapsed();
+            if id == 2 && (!resp.contains(MARKER) || resp.contains(r#""isError":true"#)) {
+                return Err(std::io::Error::other(format!("first read did not return the file: {resp:.200}")));
+            }
+            if id == 1 + WARMUP_CALLS {
+                wall = Instant::now();
+            } else if id > 1 + WARMUP_CALLS {
+                lat.push(dt);
+            }
+        }
+        Ok(summarize(lat, wall.elapsed()))
+    })();
+    drop(stdin);
+    let _ = child.kill();
+    let _ = child.wait();
+    res.map_err(|e| e.to_string())
+}
+
+fn params(server: &Server) -> CallToolRequestParams {
+    let Value::Object(map) = json!({ "path": server.path_arg }) else { unreachable!() };
+    CallToolRequestParams::new(server.tool).with_arguments(map)
+}
+
+async fn read_once(peer: &Peer<RoleClient>, p: &CallToolRequestParams) -> Result<Duration, String> {
+    let t = Instant::now();
+    let r = peer.call_tool(p.clone()).await.map_err(|e| format!("protocol error: {e}"))?;
+    let dt = t.elapsed();
+    if r.is_error == Some(true) {
+        return Err(format!("tool error: {:?}", r.content));
+    }
+    Ok(dt)
+}
+
+async fn latency(server: &Server, calls: usize, r: &mut Report) -> Result<(), String> {
+    let mut cmd = tokio::process::Command::new(&server.program);
+    cmd.args(&server.args);
+    let (transport, _) = TokioChildProcess::builder(cmd)
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("spawn {}: {e}", server.program))?;
+    let pid = transport.id();
+    let client: RunningService<RoleClient, ()> = ().serve(transport).await.map_err(|e| format!("handshake: {e}"))?;
+    let peer = client.peer().clone();
+    let p = params(server);
+
+    // The read must really return the file.
+    let first = peer.call_tool(p.clone()).await.map_err(|e| format!("first read: {e}"))?;
+    let body: String = first.content.iter().filter_map(|c| c.as_text().map(|t| t.text.clone())).collect();
+    if first.is_error == Some(true) || !body.contains(MARKER) {
+        return Err(format!("first read did not return the file: {body:.200}"));
+    }
+    for _ in 0..WARMUP_CALLS {
+        read_once(&peer, &p).await?;
+    }
+
+    // Idle RSS after handshake and a few calls.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    if let Some(pid) = pid {
+        r.rss_kib = proc_status_kib(pid, "VmRSS:");
+        r.hwm_kib = proc_status_kib(pid, "VmHWM:");
+    }
+
+    // Sequential.
+    let mut lat = Vec::with_capacity(calls);
+    let t = Instant::now();
+    for _ in 0..calls {
+        lat.push(read_once(&peer, &p).await?);
+    }
+    r.seq = Some(summarize(lat, t.elapsed()));
+
+    // 8 in flight: IN_FLIGHT tasks sharing the peer, `calls` in total.
+    let t = Instant::now();
+    let mut tasks = Vec::new();
+    for k in 0..IN_FLIGHT {
+        let (peer, p) = (peer.clone(), p.clone());
+        let n = calls / IN_FLIGHT + usize::from(k < calls % IN_FLIGHT);
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(n);
+            for _ in 0..n {
+                lat.push(read_once(&peer, &p).await?);
+            }
+            Ok::<_, String>(lat)
+        }));
+    }
+    let mut lat = Vec::with_capacity(calls);
+    for task in tasks {
+        lat.extend(task.await.map_err(|e| format!("task: {e}"))??);
+    }
+    r.par = Some(summarize(lat, t.elapsed()));
+
+    let _ = client.cancel().await;
+    Ok(())
+}
+
+fn summarize(mut lat: Vec<Duration>, wall: Duration) -> Lat {
+    lat.sort();
+    let pct = |q: f64| lat[((lat.len() as f64 * q).ceil() as usize).clamp(1, lat.len()) - 1];
+    Lat {
+        p50: pct(0.50),
+        p99: pct(0.99),
+        mean: lat.iter().sum::<Duration>() / lat.len() as u32,
+        per_sec: lat.len() as f64 / wall.as_secs_f64(),
+    }
+}
+
+fn proc_status_kib(pid: u32, key: &str) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = s.lines().find(|l| l.starts_with(key))?;
+    line[key.len()..].trim().trim_end_matches("kB").trim().parse().ok()
+}
+
+/// Installs the filesystem server into the cache if needed; returns how to run it and its version.
+fn filesystem_server(root: &Path, file: &Path) -> Result<(Server, String), String> {
+    if std::env::var("CODEBOX_BENCH_SKIP_FS").is_ok_and(|v| !v.is_empty() && v != "0") {
+        return Err("CODEBOX_BENCH_SKIP_FS is set".into());
+    }
+    let node = std::env::var("NODE").unwrap_or_else(|_| "node".into());
+    let npm = std::env::var("NPM").unwrap_or_else(|_| "npm".into());
+    let node_version = std::process::Command::new(&node)
+        .arg("--version")
+        .output()
+        .map_err(|e| format!("cannot run `{node}` ({e}); install Node.js or set NODE"))?;
+    let node_version = String::from_utf8_lossy(&node_version.stdout).trim().to_string();
+
+    let cache = PathBuf::from(std::env::var("CODEBOX_BENCH_CACHE").unwrap_or_else(|_| "target/bench-cache".into()));
+    let pkg = cache.join("node_modules").join(FS_PACKAGE);
+    let entry = pkg.join("dist/index.js");
+    if !entry.is_file() {
+        eprintln!("foundation: installing {FS_PACKAGE} into {} (once)", cache.display());
+        std::fs::create_dir_all(&cache).map_err(|e| format!("cannot create {}: {e}", cache.display()))?;
+        let st = std::process::Command::new(&npm)
+            .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
+            .arg(&cache)
+            .arg(FS_PACKAGE)
+            .stdout(Stdio::null())
+            .status()
+            .map_err(|e| format!("cannot run `{npm}` ({e}); install npm or set NPM"))?;
+        if !st.success() || !entry.is_file() {
+            return Err(format!("`{npm} install {FS_PACKAGE}` failed ({st}); is the registry reachable?"));
+        }
+    }
+    let version = std::fs::read_to_string(pkg.join("package.json"))
+        .ok()
+        .and_then(|s| serde_json::from_str::<Value>(&s).ok())
+        .and_then(|v| v["version"].as_str().map(str::to_string))
+        .unwrap_or_else(|| "?".into());
+    let entry = entry.canonicalize().map_err(|e| format!("{}: {e}", entry.display()))?;
+    Ok((
+        Server {
+            name: "filesystem".into(),
+            program: node,
+            args: vec![entry.display().to_string(), root.display().to_string()],
+            tool: "read_text_file",
+            path_arg: file.display().to_string(),
+        },
+        format!("{version}, node {node_version}"),
+    ))
+}
+
+fn fmt_d(d: Duration) -> String {
+    let us = d.as_secs_f64() * 1e6;
+    if us >= 10_000.0 {
+        format!("{:.1} ms", us / 1000.0)
+    } else if us >= 1000.0 {
+        format!("{:.2} ms", us / 1000.0)
+    } else {
+        format!("{us:.1} µs")
+    }
+}
+
+fn fmt_mib(kib: Option<u64>) -> String {
+    kib.map_or("-".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0))
+}
+
+fn verdict(ok: Option<bool>) -> &'static str {
+    match ok {
+        Some(true) => "MET",
+        Some(false) => "MISSED",
+        None => "n/a",
+    }
+}
+
+fn print_table(cb: &Report, fs: Option<&Report>, fs_note: &str, bytes: usize, calls: usize) {
+    let empty = Report::default();
+    let f = fs.unwrap_or(&empty);
+    let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.1}×", a / b),
+        _ => "-".into(),
+    };
+    let start = |r: &Report, i: usize| {
+        r.start.map_or("-".into(), |s| {
+            fmt_d(match i {
+                0 => s.0,
+                1 => s.1,
+                _ => s.2,
+            })
+        })
+    };
+    let lat = |l: &Option<Lat>, g: fn(&Lat) -> Duration| l.as_ref().map_or("-".into(), |l| fmt_d(g(l)));
+    let rate = |l: &Option<Lat>| l.as_ref().map(|l| l.per_sec);
+    let fmt_rate = |x: Option<f64>| x.map_or("-".into(), |x| format!("{x:.0}/s"));
+
+    println!();
+    println!("foundation benchmark — stdio, {bytes}-byte file, {calls} calls per phase, {IN_FLIGHT} in flight");
+    println!("filesystem server: {fs_note}");
+    println!("{:-<78}", "");
+    println!("{:<28} {:>14} {:>14} {:>9}  {}", "metric", "codebox", "filesystem", "cb/fs", "target");
+    println!("{:-<78}", "");
+    let row = |m: &str, a: String, b: String, r: String, t: String| println!("{m:<28} {a:>14} {b:>14} {r:>9}  {t}");
+    let cb_start_ok = cb.start.map(|s| s.0 <= Duration::from_millis(10));
+    row("cold start median (×20)", start(cb, 0), start(f, 0), "".into(), format!("≤ 10 ms: {}", verdict(cb_start_ok)));
+    row("cold start min", start(cb, 1), start(f, 1), "".into(), "".into());
+    row("cold start max", start(cb, 2), start(f, 2), "".into(), "".into());
+    let cb_p50_ok = cb.seq.as_ref().map(|l| l.p50 <= Duration::from_micros(60));
+    row(
+        "read seq p50",
+        lat(&cb.seq, |l| l.p50),
+        lat(&f.seq, |l| l.p50),
+        "".into(),
+        format!("≤ 60 µs: {}", verdict(cb_p50_ok)),
+    );
+    row("read seq p99", lat(&cb.seq, |l| l.p99), lat(&f.seq, |l| l.p99), "".into(), "".into());
+    row("read seq mean", lat(&cb.seq, |l| l.mean), lat(&f.seq, |l| l.mean), "".into(), "".into());
+    let x_ok = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => Some(a / b >= 10.0),
+        _ => None,
+    };
+    let (cs, fsq) = (rate(&cb.seq), rate(&f.seq));
+    row("read seq calls/s", fmt_rate(cs), fmt_rate(fsq), ratio(cs, fsq), format!("≥ 10×: {}", verdict(x_ok(cs, fsq))));
+    row(
+        "read seq p50, raw pipe",
+        lat(&cb.raw, |l| l.p50),
+        lat(&f.raw, |l| l.p50),
+        "".into(),
+        "(no rmcp client)".into(),
+    );
+    row("read seq p99, raw pipe", lat(&cb.raw, |l| l.p99), lat(&f.raw, |l| l.p99), "".into(), "".into());
+    let (cr, fr) = (rate(&cb.raw), rate(&f.raw));
+    row("read seq calls/s, raw pipe", fmt_rate(cr), fmt_rate(fr), ratio(cr, fr), "".into());
+    row("read ×8 p50", lat(&cb.par, |l| l.p50), lat(&f.par, |l| l.p50), "".into(), "".into());
+    row("read ×8 p99", lat(&cb.par, |l| l.p99), lat(&f.par, |l| l.p99), "".into(), "".into());
+    let (cp, fp) = (rate(&cb.par), rate(&f.par));
+    row("read ×8 calls/s", fmt_rate(cp), fmt_rate(fp), ratio(cp, fp), format!("≥ 10×: {}", verdict(x_ok(cp, fp))));
+    let rss_ok = cb.rss_kib.map(|k| k <= 10 * 1024);
+    row(
+        "idle RSS (VmRSS)",
+        fmt_mib(cb.rss_kib),
+        fmt_mib(f.rss_kib),
+        "".into(),
+        format!("≤ 10 MiB: {}", verdict(rss_ok)),
+    );
+    row("peak RSS (VmHWM)", fmt_mib(cb.hwm_kib), fmt_mib(f.hwm_kib), "".into(), "".into());
+    println!("{:-<78}", "");
+    for (name, r) in [("codebox", cb), ("filesystem", f)] {
+        for e in &r.errors {
+            println!("ERROR {name}: {e}");
+        }
+    }
+}

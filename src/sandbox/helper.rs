@@ -1,0 +1,367 @@
+//! The code that runs inside the sandbox helper (`codebox __sandbox`) and the namespace's init, up to exec.
+//! A fresh single-threaded process, so ordinary Rust is safe here. Every layer is recorded; in strict mode a
+//! layer that cannot be applied stops the run with the reason, before the command starts.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use nix::mount::{MsFlags, mount};
+use nix::sched::{CloneFlags, unshare};
+use nix::unistd::{ForkResult, fork};
+
+use super::{Layer, SPEC_VAR, Spec, Status, send_status};
+
+/// Device nodes a command gets in its private /dev, bound from the host's.
+const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
+
+struct Setup {
+    strict: bool,
+    layers: Vec<Layer>,
+}
+
+impl Setup {
+    /// Records a layer. In strict mode a failed layer ends the run here, with the reason on the status pipe.
+    fn layer(&mut self, name: &str, result: Result<String, String>) -> bool {
+        match result {
+            Ok(detail) => {
+                self.layers.push(Layer { name: name.into(), enforced: true, detail });
+                true
+            }
+            Err(why) => {
+                self.layers.push(Layer { name: name.into(), enforced: false, detail: why.clone() });
+                if self.strict {
+                    refuse(&format!("{name}: {why}"), &self.layers);
+                }
+                false
+            }
+        }
+    }
+}
+
+fn refuse(reason: &str, layers: &[Layer]) -> ! {
+    send_status(&Status::Refused {
+        reason: format!(
+            "{reason}. Run `codebox doctor` to see what this machine offers; sandbox.mode = \"best-effort\" in codebox.toml runs with what is available"
+        ),
+        layers: layers.to_vec(),
+    });
+    std::process::exit(125)
+}
+
+/// Entry point of `codebox __sandbox`. Never returns: execs the command or exits.
+pub fn helper_main() -> ! {
+    let spec: Spec = match std::env::var(SPEC_VAR).ok().and_then(|s| serde_json::from_str(&s).ok()) {
+        Some(s) => s,
+        None => refuse("the sandbox helper got no valid spec", &[]),
+    };
+    // If codebox dies, the helper dies, and with it init and the whole namespace.
+    let parent = nix::unistd::getppid();
+    // SAFETY: prctl with constant arguments.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    if nix::unistd::getppid() != parent {
+        std::process::exit(125);
+    }
+    let mut s = Setup { strict: spec.strict, layers: Vec::new() };
+    let uid = nix::unistd::getuid();
+    let gid = nix::unistd::getgid();
+    let mut flags = CloneFlags::CLONE_NEWUSER
+        | CloneFlags::CLONE_NEWNS
+        | CloneFlags::CLONE_NEWPID
+        | CloneFlags::CLONE_NEWIPC
+        | CloneFlags::CLONE_NEWUTS;
+    if !spec.network {
+        flags |= CloneFlags::CLONE_NEWNET;
+    }
+    let ns = unshare(flags).map_err(|e| format!("unshare failed: {}", e.desc())).and_then(|_| {
+        std::fs::write("/proc/self/setgroups", "deny").map_err(|e| format!("setgroups: {e}"))?;
+        std::fs::write("/proc/self/uid_map", format!("{uid} {uid} 1")).map_err(|e| format!("uid_map: {e}"))?;
+        std::fs::write("/proc/self/gid_map", format!("{gid} {gid} 1")).map_err(|e| format!("gid_map: {e}"))?;
+        Ok(format!(
+            "user, mount, pid, ipc, uts{}",
+            if spec.network { "; network: host (sandbox.network = true)" } else { ", net (loopback only)" }
+        ))
+    });
+    let have_ns = s.layer("namespaces", ns);
+    if have_ns {
+        let fs = build_filesystem(&spec);
+        s.layer("filesystem", fs);
+        let _ = nix::unistd::sethostname("codebox");
+        if !spec.network {
+            let lo = loopback_up();
+            s.layer("loopback", lo);
+        }
+    }
+    match unsafe { fork() } {
+        Ok(ForkResult::Child) => init(&spec, s, have_ns),
+        Ok(ForkResult::Parent { child }) => {
+            // The helper only waits and reports how the command ended.
+            let (code, signal) = loop {
+                match nix::sys::wait::waitpid(child, None) {
+                    Ok(nix::sys::wait::WaitStatus::Exited(_, c)) => break (Some(c), None),
+                    Ok(nix::sys::wait::WaitStatus::Signaled(_, sig, _)) => break (None, Some(sig as i32)),
+                    Ok(_) => continue,
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    Err(_) => break (None, None),
+                }
+            };
+            send_status(&Status::Exited { code, signal });
+            std::process::exit(code.unwrap_or(128 + signal.unwrap_or(0)))
+        }
+        Err(e) => refuse(&format!("fork failed: {e}"), &s.layers),
+    }
+}
+
+/// The namespace's init: the last set-up, then exec. Runs as PID 1 when namespaces are on.
+fn init(spec: &Spec, mut s: Setup, have_ns: bool) -> ! {
+    let helper = nix::unistd::getppid();
+    // SAFETY: prctl with constant arguments.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    if nix::unistd::getppid() != helper {
+        std::process::exit(125);
+    }
+    if have_ns {
+        let proc_ = mount(
+            Some("proc"),
+            "/proc",
+            Some("proc"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            None::<&str>,
+        )
+        .map(|_| "fresh /proc for the PID namespace".to_string())
+        .map_err(|e| format!("cannot mount a fresh /proc ({}); the host's processes would be visible", e.desc()));
+        s.layer("proc", proc_);
+    }
+    if let Err(e) = std::env::set_current_dir(&spec.cwd) {
+        refuse(&format!("cannot enter {}: {e}", spec.cwd.display()), &s.layers);
+    }
+    // SAFETY: prctl with constant arguments.
+    let nnp = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } == 0;
+    s.layer("no_new_privs", if nnp { Ok("set".into()) } else { Err("prctl(PR_SET_NO_NEW_PRIVS) failed".into()) });
+    let ll = super::landlock_rules::apply(spec);
+    for (name, r) in ll {
+        s.layer(name, r);
+    }
+    s.layer("capabilities", drop_capabilities());
+    s.layer("rlimits", set_rlimits(spec));
+    let sid =
+        nix::unistd::setsid().map(|_| "new session, no controlling terminal".to_string()).map_err(|e| e.to_string());
+    s.layer("session", sid);
+
+    let argv: Vec<CString> = spec.argv.iter().filter_map(|a| CString::new(a.as_bytes()).ok()).collect();
+    let envp: Vec<CString> = spec.env.iter().filter_map(|(k, v)| CString::new(format!("{k}={v}")).ok()).collect();
+    if argv.is_empty() {
+        refuse("empty command", &s.layers);
+    }
+    let filter = super::seccomp::filter(spec.network);
+    let applied = filter.and_then(|f| seccompiler::apply_filter(&f).map_err(|e| e.to_string()));
+    s.layer("seccomp", applied.map(|_| super::seccomp::summary(spec.network)));
+    send_status(&Status::Started { layers: s.layers });
+    // Landlock does not revoke what an inherited fd already grants: close everything but stdio, the status
+    // pipe included (the helper keeps its own copy for the exit report).
+    // SAFETY: close_range on fds this process owns.
+    unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+    let err = nix::unistd::execvpe(&argv[0], &argv, &envp).err();
+    eprintln!("codebox: cannot run {:?}: {}", spec.argv[0], err.map(|e| e.desc()).unwrap_or("unknown error"));
+    std::process::exit(127)
+}
+
+/// The filesystem view: private tmpfs on /tmp, /run, /dev/shm and home; a minimal /dev; an empty read-only /sys;
+/// toolchains and the workspace bound back at their own paths; protected paths read-only.
+fn build_filesystem(spec: &Spec) -> Result<String, String> {
+    let m = |src: Option<&str>, target: &Path, fstype: Option<&str>, flags: MsFlags, data: Option<&str>| {
+        mount(src, target, fstype, flags, data).map_err(|e| format!("mount {}: {}", target.display(), e.desc()))
+    };
+    m(None, Path::new("/"), None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None)?;
+    // Hold what must come back before the tmpfs mounts hide it.
+    let open = |p: &Path| -> Result<OwnedFd, String> {
+        nix::fcntl::open(p, nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+            .map_err(|e| format!("open {}: {}", p.display(), e.desc()))
+    };
+    let workspace = open(&spec.workspace)?;
+    let mut rebinds: Vec<(OwnedFd, &PathBuf)> = Vec::new();
+    for p in &spec.rebind {
+        rebinds.push((open(p)?, p));
+    }
+    let mut devices = Vec::new();
+    for d in DEVICES {
+        let p = PathBuf::from(format!("/dev/{d}"));
+        if let Ok(fd) = open(&p) {
+            devices.push((fd, p));
+        }
+    }
+    let tmpfs = |target: &Path, mode: &str| -> Result<(), String> {
+        if !target.is_dir() {
+            return Ok(());
+        }
+        m(Some("tmpfs"), target, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some(&format!("mode={mode}")))
+    };
+    tmpfs(Path::new("/tmp"), "1777")?;
+    tmpfs(Path::new("/run"), "0755")?;
+    if let Some(h) = &spec.home {
+        tmpfs(h, "0700")?;
+    }
+    // /dev: a tmpfs with the few devices bound in (mknod is not allowed in a user namespace).
+    m(Some("tmpfs"), Path::new("/dev"), Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, Some("mode=0755"))?;
+    for (fd, p) in &devices {
+        std::fs::File::create(p).map_err(|e| format!("create {}: {e}", p.display()))?;
+        bind(fd, p, false)?;
+    }
+    std::fs::create_dir_all("/dev/shm").map_err(|e| format!("/dev/shm: {e}"))?;
+    tmpfs(Path::new("/dev/shm"), "1777")?;
+    for (link, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
+        let _ = std::os::unix::fs::symlink(target, format!("/dev/{link}"));
+    }
+    // /sys would show the host's network interfaces and devices: an empty read-only tmpfs instead.
+    if Path::new("/sys").is_dir() {
+        m(
+            Some("tmpfs"),
+            Path::new("/sys"),
+            Some("tmpfs"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY,
+            Some("mode=0555"),
+        )?;
+    }
+    for (fd, p) in &rebinds {
+        mkdir_for(fd, p)?;
+        bind(fd, p, true)?;
+    }
+    mkdir_for(&workspace, &spec.workspace)?;
+    bind(&workspace, &spec.workspace, false)?;
+    let mut pinned = Vec::new();
+    for p in &spec.protected {
+        let fd = open(p)?;
+        // Directories among the protected paths' parents (.git) are bound onto themselves: a mount point cannot
+        // be renamed or removed, so `.git` cannot be swapped for a decoy. The protected paths themselves are
+        // bound read-only.
+        let read_only = !spec.protected.iter().any(|q| q != p && q.starts_with(p));
+        bind(&fd, p, read_only)?;
+        pinned.push(format!(
+            "{}{}",
+            p.strip_prefix(&spec.workspace).unwrap_or(p).display(),
+            if read_only { " (ro)" } else { " (pinned)" }
+        ));
+    }
+    Ok(format!(
+        "private /tmp /run /dev/shm{}; minimal /dev; empty /sys; {} toolchain dirs bound read-only{}",
+        if spec.home.is_some() { " and home" } else { "" },
+        rebinds.len(),
+        if pinned.is_empty() { String::new() } else { format!("; protected: {}", pinned.join(", ")) }
+    ))
+}
+
+/// Creates the mount point for a bind of `fd` at `p`: a directory or an empty file, as the source is.
+fn mkdir_for(fd: &OwnedFd, p: &Path) -> Result<(), String> {
+    let st = nix::sys::stat::fstat(fd).map_err(|e| format!("stat {}: {}", p.display(), e.desc()))?;
+    let is_dir = nix::sys::stat::SFlag::from_bits_truncate(st.st_mode).contains(nix::sys::stat::SFlag::S_IFDIR);
+    if is_dir {
+        std::fs::create_dir_all(p).map_err(|e| format!("mkdir {}: {e}", p.display()))
+    } else {
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| format!("mkdir {}: {e}", parent.display()))?;
+        }
+        if !p.exists() {
+            std::fs::File::create(p).map_err(|e| format!("create {}: {e}", p.display()))?;
+        }
+        Ok(())
+    }
+}
+
+/// Binds what `fd` refers to onto `target`, optionally read-only (a bind mount takes MS_RDONLY only on remount).
+fn bind(fd: &OwnedFd, target: &Path, read_only: bool) -> Result<(), String> {
+    let src = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    mount(Some(src.as_str()), target, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+        .map_err(|e| format!("bind {}: {}", target.display(), e.desc()))?;
+    if read_only {
+        mount(
+            None::<&str>,
+            target,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            None::<&str>,
+        )
+        .map_err(|e| format!("read-only {}: {}", target.display(), e.desc()))?;
+    }
+    Ok(())
+}
+
+/// Brings up `lo` in the new network namespace, so servers a test starts on 127.0.0.1 can be reached.
+fn loopback_up() -> Result<String, String> {
+    // SAFETY: plain socket/ioctl calls on a zeroed ifreq naming "lo".
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err("socket for loopback set-up failed".into());
+        }
+        let mut req: libc::ifreq = std::mem::zeroed();
+        for (i, b) in b"lo\0".iter().enumerate() {
+            req.ifr_name[i] = *b as libc::c_char;
+        }
+        let ok = libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut req) == 0 && {
+            req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+            libc::ioctl(fd, libc::SIOCSIFFLAGS, &req) == 0
+        };
+        libc::close(fd);
+        if ok { Ok("lo up; no other interface".into()) } else { Err("cannot bring lo up".into()) }
+    }
+}
+
+/// Drops every capability: the bounding set (so exec cannot regain them, even as uid 0 inside), the ambient set,
+/// and the effective, permitted and inheritable sets.
+fn drop_capabilities() -> Result<String, String> {
+    // SAFETY: prctl and capset with valid arguments.
+    unsafe {
+        let mut cap = 0;
+        while libc::prctl(libc::PR_CAPBSET_READ, cap, 0, 0, 0) >= 0 {
+            if libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 {
+                return Err(format!("cannot drop capability {cap} from the bounding set"));
+            }
+            cap += 1;
+        }
+        libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+        #[repr(C)]
+        struct Header {
+            version: u32,
+            pid: i32,
+        }
+        #[repr(C)]
+        struct Data {
+            effective: u32,
+            permitted: u32,
+            inheritable: u32,
+        }
+        const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+        let mut h = Header { version: LINUX_CAPABILITY_VERSION_3, pid: 0 };
+        let d =
+            [Data { effective: 0, permitted: 0, inheritable: 0 }, Data { effective: 0, permitted: 0, inheritable: 0 }];
+        if libc::syscall(libc::SYS_capset, &mut h, d.as_ptr()) != 0 {
+            return Err("capset failed".into());
+        }
+        Ok(format!("all {cap} dropped (bounding, ambient, effective, permitted)"))
+    }
+}
+
+fn set_rlimits(spec: &Spec) -> Result<String, String> {
+    use nix::sys::resource::{Resource, setrlimit};
+    let r = &spec.rlimits;
+    let set = |res: Resource, v: u64, name: &str| setrlimit(res, v, v).map_err(|e| format!("{name}: {}", e.desc()));
+    set(Resource::RLIMIT_CORE, 0, "core")?;
+    set(Resource::RLIMIT_AS, r.address_space, "address space")?;
+    set(Resource::RLIMIT_FSIZE, r.file_size, "file size")?;
+    set(Resource::RLIMIT_NOFILE, r.open_files, "open files")?;
+    set(Resource::RLIMIT_CPU, r.cpu_secs, "cpu")?;
+    set(Resource::RLIMIT_NPROC, r.processes, "processes")?;
+    Ok(format!(
+        "address space {} MiB, file size {} MiB, {} processes, {} open files, {} s CPU, no core dumps",
+        r.address_space >> 20,
+        r.file_size >> 20,
+        r.processes,
+        r.open_files,
+        r.cpu_secs
+    ))
+}

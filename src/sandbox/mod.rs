@@ -1,0 +1,359 @@
+//! The one way codebox starts a process: a confined child built from a policy. Knows nothing of tools or MCP.
+//!
+//! Shape of a run: codebox spawns its own binary as a helper (`codebox __sandbox`, a fresh single-threaded process,
+//! so the set-up is ordinary code rather than async-signal-safe fragments between fork and exec). The helper
+//! unshares user, mount, PID, network, IPC and UTS namespaces, maps its uid, rebuilds the filesystem view
+//! (private /tmp, /run, /dev/shm and home, a minimal /dev, an empty /sys, the workspace and toolchains bound back)
+//! and forks the namespace's init. Init mounts a fresh /proc, applies landlock, drops capabilities, sets rlimits,
+//! starts a new session, closes every inherited fd, installs the seccomp filter and execs the command. Killing the
+//! helper kills init (parent-death signal), and the kernel then kills everything in the PID namespace.
+//!
+//! The helper reports, on a status pipe, which layers it enforced before the command starts, or why it refused.
+
+mod helper;
+mod landlock_rules;
+pub mod policy;
+pub mod seccomp;
+
+use std::io::Read;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+pub use helper::helper_main;
+pub use policy::Sandbox;
+
+/// Environment variable carrying the spec to the helper (its environment is otherwise empty).
+const SPEC_VAR: &str = "CODEBOX_SANDBOX_SPEC";
+/// The helper's argv[1]; `main` dispatches on it before parsing flags.
+pub const HELPER_ARG: &str = "__sandbox";
+/// The fd the status pipe has in the helper and init.
+const STATUS_FD: i32 = 3;
+/// After the command's tree is killed, its pipes close at once; this only bounds a pathological wait.
+const DRAIN_GRACE: Duration = Duration::from_secs(2);
+/// How often the output loop wakes without output, to notice cancellation and deadlines.
+const POLL_TICK_MS: i32 = 100;
+
+/// What the helper needs, serialised into its environment.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Spec {
+    pub argv: Vec<String>,
+    pub cwd: PathBuf,
+    pub env: Vec<(String, String)>,
+    pub workspace: PathBuf,
+    /// The user's home: hidden behind an empty private tmpfs, with `rebind` entries bound back read-only.
+    pub home: Option<PathBuf>,
+    pub rebind: Vec<PathBuf>,
+    /// Landlock read+execute beneath these.
+    pub read_exec: Vec<PathBuf>,
+    /// Absolute paths inside the workspace made read-only (and pinned, so they cannot be renamed away).
+    pub protected: Vec<PathBuf>,
+    pub network: bool,
+    pub strict: bool,
+    pub rlimits: Rlimits,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct Rlimits {
+    pub address_space: u64,
+    pub file_size: u64,
+    pub processes: u64,
+    pub open_files: u64,
+    pub cpu_secs: u64,
+}
+
+/// One confinement layer as applied to one run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Layer {
+    pub name: String,
+    pub enforced: bool,
+    pub detail: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+enum Status {
+    Started { layers: Vec<Layer> },
+    Refused { reason: String, layers: Vec<Layer> },
+    Exited { code: Option<i32>, signal: Option<i32> },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exit {
+    Code(i32),
+    Signal(i32),
+    TimedOut(Duration),
+    Cancelled,
+}
+
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub exit: Exit,
+    pub duration: Duration,
+    pub layers: Vec<Layer>,
+}
+
+/// A run that did not start: a layer the policy requires could not be applied, or the helper failed.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    pub reason: String,
+    pub layers: Vec<Layer>,
+}
+
+/// What a caller asks to run.
+pub struct Run<'a> {
+    pub argv: Vec<String>,
+    /// Absolute, verified beneath the workspace by the caller.
+    pub cwd: PathBuf,
+    pub extra_env: &'a [(String, String)],
+    pub timeout: Duration,
+}
+
+/// Cancellation as the sandbox sees it: checked between reads.
+pub trait Cancelled {
+    fn cancelled(&self) -> bool;
+}
+
+impl Sandbox {
+    /// Runs `run` confined. Output arrives through `sink` in order of arrival, stream by stream.
+    pub fn run(
+        &self,
+        run: &Run<'_>,
+        cancel: &dyn Cancelled,
+        sink: &mut dyn FnMut(Stream, &[u8]),
+    ) -> Result<Outcome, Refusal> {
+        let start = Instant::now();
+        if self.is_off() {
+            return self.run_unconfined(run, cancel, sink, start);
+        }
+        let spec = self.spec(run);
+        let json = serde_json::to_string(&spec).map_err(|e| refusal(format!("cannot encode the sandbox spec: {e}")))?;
+        let (status_r, status_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(|e| refusal(format!("cannot create the status pipe: {e}")))?;
+        let mut cmd = Command::new("/proc/self/exe");
+        cmd.arg(HELPER_ARG)
+            .env_clear()
+            .env(SPEC_VAR, json)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let w = status_w.as_raw_fd();
+        // SAFETY: dup2 is async-signal-safe; it clears FD_CLOEXEC on the new descriptor so the helper inherits it.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::dup2(w, STATUS_FD) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().map_err(|e| refusal(format!("cannot start the sandbox helper: {e}")))?;
+        drop(status_w);
+        let mut status = StatusReader::new(status_r);
+        let deadline = start + run.timeout;
+        let layers = match status.next(deadline) {
+            Some(Status::Started { layers }) => layers,
+            Some(Status::Refused { reason, layers }) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(Refusal { reason, layers });
+            }
+            other => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let mut err = String::new();
+                if let Some(mut e) = child.stderr.take() {
+                    let _ = e.read_to_string(&mut err);
+                }
+                return Err(refusal(format!(
+                    "the sandbox helper failed before starting the command ({other:?}): {err}"
+                )));
+            }
+        };
+        let stdout = child.stdout.take().map(OwnedFd::from);
+        let stderr = child.stderr.take().map(OwnedFd::from);
+        let helper_pid = child.id() as i32;
+        let ended = pump(stdout, stderr, deadline, cancel, sink, || {
+            // SIGKILL to the helper: init gets its parent-death signal, and with it the whole PID namespace dies.
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(helper_pid), nix::sys::signal::Signal::SIGKILL);
+        });
+        let helper_status = child.wait().ok();
+        let exit = match ended {
+            Ended::TimedOut => Exit::TimedOut(run.timeout),
+            Ended::Cancelled => Exit::Cancelled,
+            Ended::Eof => match status.next(Instant::now() + DRAIN_GRACE) {
+                Some(Status::Exited { code: Some(c), .. }) => Exit::Code(c),
+                Some(Status::Exited { signal: Some(s), .. }) => Exit::Signal(s),
+                _ => match helper_status {
+                    Some(s) if s.code().is_some() => Exit::Code(s.code().unwrap_or(-1)),
+                    Some(s) => Exit::Signal(s.signal().unwrap_or(0)),
+                    None => Exit::Code(-1),
+                },
+            },
+        };
+        Ok(Outcome { exit, duration: start.elapsed(), layers })
+    }
+
+    /// `--sandbox off`: the command runs as codebox's own user with only the environment allowlist, a new
+    /// session and the timeout. Every result says so.
+    fn run_unconfined(
+        &self,
+        run: &Run<'_>,
+        cancel: &dyn Cancelled,
+        sink: &mut dyn FnMut(Stream, &[u8]),
+        start: Instant,
+    ) -> Result<Outcome, Refusal> {
+        let mut cmd = Command::new(&run.argv[0]);
+        cmd.args(&run.argv[1..]).current_dir(&run.cwd).env_clear().envs(self.env(run.extra_env));
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+        let mut child = cmd.spawn().map_err(|e| refusal(format!("cannot start {:?}: {e}", run.argv[0])))?;
+        let pgid = child.id() as i32;
+        let ended = pump(
+            child.stdout.take().map(OwnedFd::from),
+            child.stderr.take().map(OwnedFd::from),
+            start + run.timeout,
+            cancel,
+            sink,
+            || {
+                let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), nix::sys::signal::Signal::SIGKILL);
+            },
+        );
+        let st = child.wait().ok();
+        let exit = match (ended, st) {
+            (Ended::TimedOut, _) => Exit::TimedOut(run.timeout),
+            (Ended::Cancelled, _) => Exit::Cancelled,
+            (Ended::Eof, Some(s)) => match s.code() {
+                Some(c) => Exit::Code(c),
+                None => Exit::Signal(s.signal().unwrap_or(0)),
+            },
+            (Ended::Eof, None) => Exit::Code(-1),
+        };
+        let layers = vec![Layer { name: "sandbox".into(), enforced: false, detail: "OFF (--sandbox off)".into() }];
+        Ok(Outcome { exit, duration: start.elapsed(), layers })
+    }
+}
+
+fn refusal(reason: String) -> Refusal {
+    Refusal { reason, layers: Vec::new() }
+}
+
+enum Ended {
+    Eof,
+    TimedOut,
+    Cancelled,
+}
+
+/// Drains both pipes to EOF with bounded memory (the sink decides what to keep), so the child never blocks on a
+/// full pipe. On timeout or cancellation it calls `kill` once and keeps draining briefly.
+fn pump(
+    stdout: Option<OwnedFd>,
+    stderr: Option<OwnedFd>,
+    deadline: Instant,
+    cancel: &dyn Cancelled,
+    sink: &mut dyn FnMut(Stream, &[u8]),
+    kill: impl Fn(),
+) -> Ended {
+    let mut fds: Vec<(OwnedFd, Stream)> = Vec::new();
+    fds.extend(stdout.map(|f| (f, Stream::Stdout)));
+    fds.extend(stderr.map(|f| (f, Stream::Stderr)));
+    let mut buf = vec![0u8; 64 << 10];
+    let mut ended: Option<(Ended, Instant)> = None;
+    while !fds.is_empty() {
+        let now = Instant::now();
+        if ended.is_none() {
+            if cancel.cancelled() {
+                kill();
+                ended = Some((Ended::Cancelled, now + DRAIN_GRACE));
+            } else if now >= deadline {
+                kill();
+                ended = Some((Ended::TimedOut, now + DRAIN_GRACE));
+            }
+        }
+        if let Some((_, grace)) = &ended
+            && now >= *grace
+        {
+            break;
+        }
+        let mut pfds: Vec<libc::pollfd> =
+            fds.iter().map(|(f, _)| libc::pollfd { fd: f.as_raw_fd(), events: libc::POLLIN, revents: 0 }).collect();
+        // SAFETY: pfds is a valid array of pollfd for the duration of the call.
+        let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, POLL_TICK_MS) };
+        if n <= 0 {
+            continue;
+        }
+        let mut closed = Vec::new();
+        for (i, p) in pfds.iter().enumerate() {
+            if p.revents == 0 {
+                continue;
+            }
+            // SAFETY: reading into a buffer we own from an fd we own.
+            let r = unsafe { libc::read(p.fd, buf.as_mut_ptr().cast(), buf.len()) };
+            if r > 0 {
+                sink(fds[i].1, &buf[..r as usize]);
+            } else if r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                closed.push(i);
+            }
+        }
+        for i in closed.into_iter().rev() {
+            fds.remove(i);
+        }
+    }
+    ended.map(|(e, _)| e).unwrap_or(Ended::Eof)
+}
+
+/// Reads JSON status lines from the helper, waiting at most until a deadline.
+struct StatusReader {
+    fd: OwnedFd,
+    buf: Vec<u8>,
+}
+
+impl StatusReader {
+    fn new(fd: OwnedFd) -> Self {
+        StatusReader { fd, buf: Vec::new() }
+    }
+
+    fn next(&mut self, deadline: Instant) -> Option<Status> {
+        loop {
+            if let Some(i) = self.buf.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = self.buf.drain(..=i).collect();
+                return serde_json::from_slice(&line).ok();
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            let mut p = libc::pollfd { fd: self.fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+            let ms = left.as_millis().min(i32::MAX as u128) as i32;
+            // SAFETY: one valid pollfd.
+            if unsafe { libc::poll(&mut p, 1, ms) } <= 0 {
+                continue;
+            }
+            let mut chunk = [0u8; 4096];
+            // SAFETY: reading into a local buffer from an fd we own.
+            let r = unsafe { libc::read(self.fd.as_raw_fd(), chunk.as_mut_ptr().cast(), chunk.len()) };
+            if r <= 0 {
+                return None;
+            }
+            self.buf.extend_from_slice(&chunk[..r as usize]);
+        }
+    }
+}
+
+/// Writes one status line on the status pipe (helper and init side).
+fn send_status(status: &Status) {
+    let mut line = serde_json::to_vec(status).unwrap_or_default();
+    line.push(b'\n');
+    // SAFETY: STATUS_FD is the inherited status pipe (or closed, and the write fails harmlessly).
+    let f = unsafe { std::fs::File::from_raw_fd(STATUS_FD) };
+    let _ = std::io::Write::write_all(&mut &f, &line);
+    std::mem::forget(f);
+}

@@ -1,0 +1,195 @@
+//! From configuration to what a run needs: the toolchain directories commands may use, the environment they get,
+//! and the limits. Computed once at start.
+
+use std::path::{Path, PathBuf};
+
+use super::{Rlimits, Run, Spec};
+use crate::config::{SandboxMode, SandboxSettings};
+
+/// System directories every command may read and execute from.
+const SYSTEM_DIRS: &[&str] =
+    &["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt", "/nix/store"];
+/// Variables passed through from codebox's environment when set: toolchains need them to find themselves.
+const TOOLCHAIN_VARS: &[&str] = &[
+    "CARGO_HOME",
+    "RUSTUP_HOME",
+    "RUSTUP_TOOLCHAIN",
+    "PYENV_ROOT",
+    "PYENV_VERSION",
+    "VIRTUAL_ENV",
+    "GOROOT",
+    "GOPATH",
+    "GOFLAGS",
+    "GOTOOLCHAIN",
+    "NVM_DIR",
+    "NODE_PATH",
+    "JAVA_HOME",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+];
+/// Under CARGO_HOME only these are bound back: `credentials.toml` holds registry tokens and stays hidden.
+const CARGO_HOME_PARTS: &[&str] = &["bin", "registry", "git", "config.toml", "config", "env"];
+
+pub struct Sandbox {
+    settings: SandboxSettings,
+    mode: SandboxMode,
+    workspace: PathBuf,
+    home: Option<PathBuf>,
+    rebind: Vec<PathBuf>,
+    read_exec: Vec<PathBuf>,
+    protected: Vec<PathBuf>,
+    base_env: Vec<(String, String)>,
+}
+
+impl Sandbox {
+    /// `mode` is the configured mode, or `Off` when the command line said `--sandbox off`.
+    pub fn new(settings: &SandboxSettings, mode: SandboxMode, workspace: &Path) -> Sandbox {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let home = env("HOME").map(PathBuf::from).filter(|h| h.is_dir() && h != Path::new("/"));
+        let path = env("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+
+        let mut read_exec: Vec<PathBuf> = SYSTEM_DIRS.iter().map(PathBuf::from).filter(|p| p.exists()).collect();
+        let mut rebind: Vec<PathBuf> = Vec::new();
+        let mut add_tool_dir = |dir: PathBuf, read_exec: &mut Vec<PathBuf>| {
+            if !dir.exists() || read_exec.iter().any(|p| dir.starts_with(p)) {
+                return;
+            }
+            if let Some(h) = &home
+                && dir.starts_with(h)
+            {
+                // Under the hidden home, the directory must be bound back. A toolchain's root (~/.pyenv, ~/.rustup)
+                // is taken whole, except CARGO_HOME, of which only the parts that hold no secrets return.
+                let top =
+                    h.join(dir.strip_prefix(h).unwrap().components().next().map(|c| c.as_os_str()).unwrap_or_default());
+                let cargo_home = env("CARGO_HOME").map(PathBuf::from).unwrap_or_else(|| h.join(".cargo"));
+                let parts: Vec<PathBuf> = if top == cargo_home {
+                    CARGO_HOME_PARTS.iter().map(|p| top.join(p)).filter(|p| p.exists()).collect()
+                } else {
+                    vec![top]
+                };
+                for p in parts {
+                    if !rebind.contains(&p) {
+                        rebind.push(p.clone());
+                        read_exec.push(p);
+                    }
+                }
+            } else {
+                read_exec.push(dir);
+            }
+        };
+        for dir in std::env::split_paths(&path) {
+            if dir.is_absolute() && !dir.starts_with(workspace) {
+                add_tool_dir(dir, &mut read_exec);
+            }
+        }
+        for var in ["CARGO_HOME", "RUSTUP_HOME", "PYENV_ROOT", "GOROOT", "GOPATH", "NVM_DIR", "JAVA_HOME"] {
+            if let Some(v) = env(var) {
+                add_tool_dir(PathBuf::from(v), &mut read_exec);
+            }
+        }
+        if let Some(h) = &home {
+            for default in [".rustup", ".cargo", ".pyenv"] {
+                add_tool_dir(h.join(default), &mut read_exec);
+            }
+        }
+        for extra in &settings.read_exec {
+            add_tool_dir(extra.clone(), &mut read_exec);
+        }
+
+        let mut base_env: Vec<(String, String)> = vec![("PATH".into(), path), ("TERM".into(), "dumb".into())];
+        if let Some(h) = &home {
+            base_env.push(("HOME".into(), h.display().to_string()));
+        }
+        for var in TOOLCHAIN_VARS.iter().copied().chain(settings.env.iter().map(String::as_str)) {
+            if let Some(v) = env(var) {
+                base_env.push((var.to_string(), v));
+            }
+        }
+        // Toolchains under the hidden home must be found where they were, whatever HOME now holds.
+        if let Some(h) = &home {
+            for (var, dir) in [("CARGO_HOME", ".cargo"), ("RUSTUP_HOME", ".rustup")] {
+                if env(var).is_none() && h.join(dir).is_dir() {
+                    base_env.push((var.to_string(), h.join(dir).display().to_string()));
+                }
+            }
+        }
+        if env("LANG").is_none() {
+            base_env.push(("LANG".into(), "C.UTF-8".into()));
+        }
+        let protected = settings.protected.iter().map(|p| workspace.join(p)).collect();
+        Sandbox {
+            settings: settings.clone(),
+            mode,
+            workspace: workspace.to_path_buf(),
+            home,
+            rebind,
+            read_exec,
+            protected,
+            base_env,
+        }
+    }
+
+    pub fn is_off(&self) -> bool {
+        self.mode == SandboxMode::Off
+    }
+
+    pub fn mode(&self) -> SandboxMode {
+        self.mode
+    }
+
+    pub fn settings(&self) -> &SandboxSettings {
+        &self.settings
+    }
+
+    /// The environment a command gets: the allowlist, then the call's own additions.
+    pub fn env(&self, extra: &[(String, String)]) -> Vec<(String, String)> {
+        let mut env = self.base_env.clone();
+        for (k, v) in extra {
+            env.retain(|(ek, _)| ek != k);
+            env.push((k.clone(), v.clone()));
+        }
+        env
+    }
+
+    pub(super) fn spec(&self, run: &Run<'_>) -> Spec {
+        let s = &self.settings;
+        // The workspace itself is pinned (bound onto itself) so `.git` cannot be renamed away and replaced.
+        let mut protected: Vec<PathBuf> = Vec::new();
+        for p in &self.protected {
+            if let Some(parent) = p.parent()
+                && parent != self.workspace
+                && parent.exists()
+                && !protected.contains(&parent.to_path_buf())
+            {
+                protected.push(parent.to_path_buf());
+            }
+        }
+        protected.extend(self.protected.iter().filter(|p| p.exists()).cloned());
+        Spec {
+            argv: run.argv.clone(),
+            cwd: run.cwd.clone(),
+            env: self.env(run.extra_env),
+            workspace: self.workspace.clone(),
+            home: self.home.clone(),
+            rebind: self.rebind.clone(),
+            read_exec: self.read_exec.clone(),
+            protected,
+            network: s.network,
+            strict: self.mode == SandboxMode::Strict,
+            rlimits: Rlimits {
+                address_space: s.memory_bytes,
+                file_size: s.file_size_bytes,
+                processes: s.max_processes,
+                open_files: s.open_files,
+                // CPU seconds bound runaway spinning even if the wall clock is stopped (SIGSTOP'd codebox).
+                cpu_secs: run.timeout.as_secs().saturating_mul(2).max(10),
+            },
+        }
+    }
+
+    /// Directories commands may read and execute, for doctor and SECURITY.md.
+    pub fn read_exec_dirs(&self) -> &[PathBuf] {
+        &self.read_exec
+    }
+}

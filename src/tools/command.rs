@@ -1,0 +1,204 @@
+//! run_command: a shell command in the kernel sandbox, its output shaped for the model.
+
+use std::time::Duration;
+
+use crate::error::{ErrorKind, ToolError, ToolResult};
+use crate::sandbox::{Exit, Layer, Run, Stream};
+use crate::tools::capture::Capture;
+use crate::tools::{Cancel, Context, Progress};
+
+pub struct CommandRequest<'a> {
+    pub command: &'a str,
+    pub cwd: Option<&'a str>,
+    pub timeout_secs: Option<u64>,
+    pub env: Vec<(String, String)>,
+    pub max_output_chars: Option<usize>,
+}
+
+/// Most stderr ranges listed in a result; more are summarised.
+const MAX_STDERR_RANGES: usize = 12;
+
+impl crate::sandbox::Cancelled for Cancel {
+    fn cancelled(&self) -> bool {
+        self.is_cancelled()
+    }
+}
+
+pub fn run_command(
+    ctx: &Context,
+    req: &CommandRequest<'_>,
+    cancel: &Cancel,
+    progress: &Progress,
+) -> ToolResult<String> {
+    if req.command.trim().is_empty() {
+        return Err(ToolError::invalid("command is empty"));
+    }
+    let s = ctx.sandbox.settings();
+    let timeout = match req.timeout_secs {
+        None => s.timeout_secs,
+        Some(t) if t == 0 || t > s.max_timeout_secs => {
+            return Err(ToolError::invalid(format!(
+                "timeout_secs must be between 1 and {} (default {})",
+                s.max_timeout_secs, s.timeout_secs
+            )));
+        }
+        Some(t) => t,
+    };
+    for (k, _) in &req.env {
+        let valid = !k.is_empty()
+            && !k.starts_with(|c: char| c.is_ascii_digit())
+            && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(ToolError::invalid(format!("env name {k:?} is not a valid variable name")));
+        }
+    }
+    let budget = ctx.budget(req.max_output_chars)?;
+    let cwd = ctx.ws.dir_path(&ctx.ws.path(req.cwd.unwrap_or("."))?)?;
+    let argv = vec![s.shell.clone(), "-c".to_string(), req.command.to_string()];
+    let run = Run { argv, cwd, extra_env: &req.env, timeout: Duration::from_secs(timeout) };
+
+    let mut capture = Capture::new(ctx, budget);
+    let mut lines = StreamLines::default();
+    let outcome = ctx.sandbox.run(&run, cancel, &mut |stream, bytes| {
+        lines.observe(stream, bytes);
+        progress.add(bytes);
+        capture.push(bytes);
+    });
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(refusal) => {
+            return Err(ToolError::new(
+                ErrorKind::PermissionDenied,
+                format!("the command was not run: the sandbox could not be applied. {}", refusal.reason),
+            ));
+        }
+    };
+    let captured = capture.finish();
+    let mut out = captured.text;
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    let status = match &outcome.exit {
+        Exit::Code(c) => format!("exit {c}"),
+        Exit::Signal(s) => format!("killed by signal {s} ({})", signal_name(*s)),
+        Exit::TimedOut(t) => format!(
+            "TIMED OUT after {} s; the whole process tree was killed (timeout_secs raises the limit, up to {})",
+            t.as_secs(),
+            s.max_timeout_secs
+        ),
+        Exit::Cancelled => "cancelled by the client; the whole process tree was killed".to_string(),
+    };
+    out.push_str(&format!("[{status} · {:.2} s", outcome.duration.as_secs_f64()));
+    if let Some(r) = lines.stderr_summary() {
+        out.push_str(&format!(" · {r}"));
+    }
+    out.push_str(&format!(" · {}]", layers_summary(&outcome.layers)));
+    if ctx.sandbox.is_off() {
+        out.push_str("\n[WARNING: sandbox OFF (--sandbox off): this command ran with your user's full rights]");
+    }
+    Ok(out)
+}
+
+/// One word per enforced layer, and what was skipped, so every result says how it was confined.
+pub fn layers_summary(layers: &[Layer]) -> String {
+    let on: Vec<&str> = layers.iter().filter(|l| l.enforced).map(|l| l.name.as_str()).collect();
+    let off: Vec<String> =
+        layers.iter().filter(|l| !l.enforced).map(|l| format!("{} ({})", l.name, l.detail)).collect();
+    let mut s = format!("sandbox: {}", on.join(", "));
+    if !off.is_empty() {
+        s.push_str(&format!("; SKIPPED: {}", off.join("; ")));
+    }
+    s
+}
+
+fn signal_name(s: i32) -> &'static str {
+    match s {
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGXFSZ => "SIGXFSZ: file size limit",
+        libc::SIGXCPU => "SIGXCPU: CPU time limit",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGSYS => "SIGSYS: forbidden system call",
+        _ => "signal",
+    }
+}
+
+/// Which output lines came from stderr, as line ranges of the combined output, so the stream of each line can
+/// be recovered without doubling the output.
+#[derive(Default)]
+struct StreamLines {
+    line: u64,
+    mid_line: bool,
+    stderr: Vec<(u64, u64)>,
+    saw_stdout: bool,
+}
+
+impl StreamLines {
+    fn observe(&mut self, stream: Stream, bytes: &[u8]) {
+        if stream == Stream::Stdout {
+            self.saw_stdout |= !bytes.is_empty();
+        }
+        let mut starts = Vec::new();
+        if !self.mid_line && !bytes.is_empty() {
+            starts.push(self.line + 1);
+        }
+        let mut line = self.line;
+        for (i, b) in bytes.iter().enumerate() {
+            if *b == b'\n' {
+                line += 1;
+                if i + 1 < bytes.len() {
+                    starts.push(line + 1);
+                }
+            }
+        }
+        if !bytes.is_empty() {
+            self.mid_line = *bytes.last().unwrap_or(&b'\n') != b'\n';
+        }
+        self.line = line;
+        if stream == Stream::Stderr {
+            for l in starts {
+                match self.stderr.last_mut() {
+                    Some((_, end)) if *end + 1 == l => *end = l,
+                    _ => self.stderr.push((l, l)),
+                }
+            }
+        }
+    }
+
+    fn stderr_summary(&self) -> Option<String> {
+        if self.stderr.is_empty() {
+            return None;
+        }
+        if !self.saw_stdout {
+            return Some("all output on stderr".into());
+        }
+        let shown: Vec<String> = self
+            .stderr
+            .iter()
+            .take(MAX_STDERR_RANGES)
+            .map(|(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") })
+            .collect();
+        let more = if self.stderr.len() > MAX_STDERR_RANGES { ", …" } else { "" };
+        Some(format!("stderr lines {}{more}", shown.join(", ")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stderr_lines_are_tracked_across_chunks() {
+        let mut l = StreamLines::default();
+        l.observe(Stream::Stdout, b"one\ntwo\n");
+        l.observe(Stream::Stderr, b"err1\nerr");
+        l.observe(Stream::Stderr, b"2 cont\n");
+        l.observe(Stream::Stdout, b"three\n");
+        l.observe(Stream::Stderr, b"err3\n");
+        assert_eq!(l.stderr, vec![(3, 4), (6, 6)]);
+        assert_eq!(l.stderr_summary().unwrap(), "stderr lines 3-4, 6");
+    }
+}
