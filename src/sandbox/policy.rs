@@ -63,7 +63,9 @@ impl Sandbox {
                 let top =
                     h.join(dir.strip_prefix(h).unwrap().components().next().map(|c| c.as_os_str()).unwrap_or_default());
                 let cargo_home = env("CARGO_HOME").map(PathBuf::from).unwrap_or_else(|| h.join(".cargo"));
-                let parts: Vec<PathBuf> = if top == cargo_home {
+                // Any cargo home (the configured one or ~/.cargo) may hold credentials.toml.
+                let is_cargo_home = top == cargo_home || top.file_name().is_some_and(|n| n == ".cargo");
+                let parts: Vec<PathBuf> = if is_cargo_home {
                     CARGO_HOME_PARTS.iter().map(|p| top.join(p)).filter(|p| p.exists()).collect()
                 } else {
                     vec![top]

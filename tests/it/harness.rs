@@ -52,10 +52,55 @@ impl Project {
 
 /// Starts `codebox serve --root <root> <args>` over stdio and completes the MCP handshake.
 pub async fn stdio(root: &Path, args: &[&str]) -> Client {
-    let cmd = tokio::process::Command::new(BIN).configure(|c| {
-        c.arg("serve").arg("--root").arg(root).args(args).stderr(Stdio::null());
-    });
+    stdio_with(root, args, &[], |_| {}).await
+}
+
+/// Like `stdio`, with extra environment variables and a hook to adjust the command (inherited fds, filters).
+pub async fn stdio_with(
+    root: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    adjust: impl FnOnce(&mut tokio::process::Command),
+) -> Client {
+    let mut cmd = tokio::process::Command::new(BIN);
+    cmd.arg("serve").arg("--root").arg(root).args(args).stderr(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    adjust(&mut cmd);
+    let cmd = cmd.configure(|_| {});
     ().serve(TokioChildProcess::new(cmd).unwrap()).await.expect("MCP handshake over stdio")
+}
+
+/// The pid of the process whose environment holds `marker` (tests start servers with a unique marker).
+pub fn pid_with_env(marker: &str) -> Option<i32> {
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
+        if let Ok(env) = std::fs::read(e.path().join("environ"))
+            && String::from_utf8_lossy(&env).contains(marker)
+            && std::fs::read_link(e.path().join("exe")).is_ok_and(|p| p.to_string_lossy().starts_with(BIN))
+        {
+            return Some(pid);
+        }
+    }
+    None
+}
+
+/// Processes on the host whose command line contains `marker`.
+pub fn host_processes_with(marker: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        if e.file_name().to_string_lossy().parse::<i32>().is_err() {
+            continue;
+        }
+        if let Ok(cmd) = std::fs::read(e.path().join("cmdline")) {
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            if cmd.contains(marker) {
+                found.push(format!("{}: {cmd}", e.file_name().to_string_lossy()));
+            }
+        }
+    }
+    found
 }
 
 #[derive(Debug)]

@@ -8,3 +8,4 @@ mod http;
 mod output;
 mod protocol;
 mod read_tools;
+mod sandbox;
