@@ -508,7 +508,7 @@ async fn stderr_lines_are_recoverable_and_progress_is_reported() {
     let p = Project::new();
     let c = stdio(&p.root, &[]).await;
     // Two pipes keep the streams apart; lines are ordered by arrival, and the result says which came from stderr.
-    let out = sh(&c, "echo out1; echo err1 >&2; sleep 0.2; echo out2").await;
+    let out = sh(&c, "echo out1; echo err1 >&2; echo out2").await;
     let n: usize = out.split("stderr lines ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
     assert_eq!(out.lines().nth(n - 1), Some("err1"), "{out}");
 
