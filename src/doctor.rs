@@ -52,8 +52,8 @@ impl Report {
     }
 }
 
-/// Probes every layer. `root` is the workspace the server would serve.
-pub fn probe(root: &Path) -> Report {
+/// Probes every layer under the given sandbox settings. `root` is the workspace the server would serve.
+pub fn probe(root: &Path, settings: &crate::config::SandboxSettings) -> Report {
     let mut layers = Vec::new();
     layers.push(Layer {
         name: "path confinement",
@@ -72,7 +72,70 @@ pub fn probe(root: &Path) -> Report {
     layers.push(Layer { name: "landlock", required: false, status: landlock_status() });
     layers.push(Layer { name: "user namespaces", required: false, status: in_child("user namespaces", try_userns) });
     layers.push(Layer { name: "seccomp filter", required: false, status: in_child("seccomp", try_seccomp) });
+    let strict = settings.mode == crate::config::SandboxMode::Strict;
+    if let Ok(ws) = Workspace::open(root) {
+        layers.extend(command_layers(&ws, settings, strict));
+        let ws_root = ws.root().to_path_buf();
+        let own = std::thread::spawn(move || crate::sandbox::self_confine::confine_self(&ws_root, &[]))
+            .join()
+            .unwrap_or_else(|_| Err("the probe thread panicked".into()));
+        layers.push(Layer {
+            name: "self-confinement",
+            required: strict,
+            status: match own {
+                Ok(d) => Status::Enforced(d),
+                Err(e) => Status::Missing(format!("{e}; codebox's own threads would run unconfined")),
+            },
+        });
+    }
     Report { layers }
+}
+
+/// Runs `true` through the command sandbox and reports each layer as it was applied.
+fn command_layers(ws: &Workspace, settings: &crate::config::SandboxSettings, strict: bool) -> Vec<Layer> {
+    let sandbox = crate::sandbox::Sandbox::new(settings, settings.mode, ws.root());
+    let run = crate::sandbox::Run {
+        argv: vec!["true".into()],
+        cwd: ws.root().to_path_buf(),
+        extra_env: &[],
+        timeout: std::time::Duration::from_secs(30),
+    };
+    struct Never;
+    impl crate::sandbox::Cancelled for Never {
+        fn cancelled(&self) -> bool {
+            false
+        }
+    }
+    let name = |n: &str| -> &'static str {
+        match n {
+            "namespaces" => "cmd: namespaces",
+            "filesystem" => "cmd: filesystem",
+            "loopback" => "cmd: loopback",
+            "proc" => "cmd: fresh /proc",
+            "no_new_privs" => "cmd: no_new_privs",
+            "landlock" => "cmd: landlock",
+            "landlock-net" => "cmd: landlock-net",
+            "landlock-scope" => "cmd: landlock-scope",
+            "capabilities" => "cmd: capabilities",
+            "rlimits" => "cmd: rlimits",
+            "session" => "cmd: session",
+            "seccomp" => "cmd: seccomp",
+            _ => "cmd: other",
+        }
+    };
+    let to_layer = |l: &crate::sandbox::Layer| Layer {
+        name: name(&l.name),
+        required: strict,
+        status: if l.enforced { Status::Enforced(l.detail.clone()) } else { Status::Missing(l.detail.clone()) },
+    };
+    match sandbox.run(&run, &Never, &mut |_, _| {}) {
+        Ok(o) => o.layers.iter().map(to_layer).collect(),
+        Err(r) => {
+            let mut v: Vec<Layer> = r.layers.iter().map(to_layer).collect();
+            v.push(Layer { name: "cmd: sandbox", required: true, status: Status::Missing(r.reason) });
+            v
+        }
+    }
 }
 
 /// The landlock ABI version the kernel reports, 0 when landlock is off or absent.

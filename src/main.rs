@@ -109,8 +109,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Doctor { common } => {
-            let (_config, root) = load(&common)?;
-            let report = codebox::doctor::probe(&root);
+            let (config, root) = load(&common)?;
+            let report = codebox::doctor::probe(&root, &config.sandbox);
             print!("{}", report.render());
             Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
@@ -138,27 +138,36 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             };
             let http_cfg = config.http.clone();
             let ctx = Context::new(config, &root, sandbox_off)?;
+            let bound = match &listen {
+                None => None,
+                Some(l) => {
+                    let listener =
+                        std::net::TcpListener::bind(l.addr).map_err(|e| format!("cannot listen on {}: {e}", l.addr))?;
+                    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+                    Some((listener, addr))
+                }
+            };
+            confine_self(&ctx)?;
             tracing::info!(root = %ctx.ws.root().display(), resolver = ?ctx.ws.resolver(), "codebox serving");
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
                 .map_err(|e| format!("cannot start the async runtime: {e}"))?;
             rt.block_on(async move {
-                match listen {
-                    None => codebox::server::serve_stdio(ctx).await,
-                    Some(listen) => {
+                match (listen, bound) {
+                    (Some(listen), Some((listener, addr))) => {
                         let shutdown = tokio_util::sync::CancellationToken::new();
                         let on_signal = shutdown.clone();
                         tokio::spawn(async move {
                             let _ = tokio::signal::ctrl_c().await;
                             on_signal.cancel();
                         });
-                        codebox::server::http::serve(ctx, &listen, &http_cfg, shutdown, |addr| {
-                            eprintln!("codebox: serving MCP at http://{addr}/mcp");
-                        })
-                        .await
-                        .map_err(|e| format!("HTTP server on {}: {e}", listen.addr))
+                        eprintln!("codebox: serving MCP at http://{addr}/mcp");
+                        codebox::server::http::serve(ctx, listener, &listen, &http_cfg, shutdown)
+                            .await
+                            .map_err(|e| format!("HTTP server on {addr}: {e}"))
                     }
+                    _ => codebox::server::serve_stdio(ctx).await,
                 }
             })?;
             Ok(ExitCode::SUCCESS)
@@ -209,6 +218,28 @@ fn http_listen(
         HttpAuth::Bearer(t)
     };
     Ok(HttpListen { addr, allow_remote, auth })
+}
+
+/// Landlocks codebox's own threads (the runtime is built after this, so its threads inherit it). Strict mode
+/// refuses to start without it; best-effort says what it skipped; `--sandbox off` skips it.
+fn confine_self(ctx: &Context) -> Result<(), String> {
+    use codebox::config::SandboxMode;
+    if ctx.sandbox.mode() == SandboxMode::Off {
+        return Ok(());
+    }
+    match codebox::sandbox::self_confine::confine_self(ctx.ws.root(), &[]) {
+        Ok(detail) => {
+            tracing::info!("self-confinement: {detail}");
+            Ok(())
+        }
+        Err(why) if ctx.sandbox.mode() == SandboxMode::Strict => Err(format!(
+            "cannot confine codebox itself: {why}. Run `codebox doctor`; `--sandbox best-effort` starts without it"
+        )),
+        Err(why) => {
+            eprintln!("codebox: WARNING: running without self-confinement: {why}");
+            Ok(())
+        }
+    }
 }
 
 fn init_tracing(level: Option<&str>) {

@@ -14,6 +14,8 @@ mod helper;
 mod landlock_rules;
 pub mod policy;
 pub mod seccomp;
+pub mod self_confine;
+mod spawner;
 
 use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -139,25 +141,29 @@ impl Sandbox {
         let json = serde_json::to_string(&spec).map_err(|e| refusal(format!("cannot encode the sandbox spec: {e}")))?;
         let (status_r, status_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
             .map_err(|e| refusal(format!("cannot create the status pipe: {e}")))?;
-        let mut cmd = Command::new("/proc/self/exe");
-        cmd.arg(HELPER_ARG)
-            .env_clear()
-            .env(SPEC_VAR, json)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let w = status_w.as_raw_fd();
-        // SAFETY: dup2 is async-signal-safe; it clears FD_CLOEXEC on the new descriptor so the helper inherits it.
-        unsafe {
-            cmd.pre_exec(move || {
-                if libc::dup2(w, STATUS_FD) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let mut child = cmd.spawn().map_err(|e| refusal(format!("cannot start the sandbox helper: {e}")))?;
-        drop(status_w);
+        // /proc/self/exe names this very binary even if the file on disk was replaced since start.
+        let exe = PathBuf::from("/proc/self/exe");
+        // Spawned from the unconfined spawner thread: the helper needs mount rights that codebox's own landlock
+        // domain would deny it.
+        let spawned = self.spawner().run(move || {
+            let mut cmd = Command::new(exe);
+            cmd.arg(HELPER_ARG).env_clear().env(SPEC_VAR, json);
+            cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+            let w = status_w.as_raw_fd();
+            // SAFETY: dup2 is async-signal-safe; it clears FD_CLOEXEC on the new fd so the helper inherits it.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::dup2(w, STATUS_FD) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+            let child = cmd.spawn();
+            drop(status_w);
+            child
+        });
+        let mut child = spawned.map_err(|e| refusal(format!("cannot start the sandbox helper: {e}")))?;
         let mut status = StatusReader::new(status_r);
         let deadline = start + run.timeout;
         let layers = match status.next(deadline) {
@@ -215,7 +221,10 @@ impl Sandbox {
         let mut cmd = Command::new(&run.argv[0]);
         cmd.args(&run.argv[1..]).current_dir(&run.cwd).env_clear().envs(self.env(run.extra_env));
         cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
-        let mut child = cmd.spawn().map_err(|e| refusal(format!("cannot start {:?}: {e}", run.argv[0])))?;
+        let mut child = self
+            .spawner()
+            .run(move || cmd.spawn())
+            .map_err(|e| refusal(format!("cannot start {:?}: {e}", run.argv[0])))?;
         let pgid = child.id() as i32;
         let ended = pump(
             child.stdout.take().map(OwnedFd::from),

@@ -40,6 +40,7 @@ pub struct Sandbox {
     read_exec: Vec<PathBuf>,
     protected: Vec<PathBuf>,
     base_env: Vec<(String, String)>,
+    spawner: super::spawner::Spawner,
 }
 
 impl Sandbox {
@@ -129,7 +130,12 @@ impl Sandbox {
             read_exec,
             protected,
             base_env,
+            spawner: super::spawner::Spawner::start(),
         }
+    }
+
+    pub(super) fn spawner(&self) -> &super::spawner::Spawner {
+        &self.spawner
     }
 
     pub fn is_off(&self) -> bool {

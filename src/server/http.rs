@@ -133,13 +133,14 @@ fn allowed_origins(cfg: &HttpConfig) -> Vec<String> {
     origins
 }
 
-/// Binds and serves until `shutdown` fires. Returns the bound address through `on_bound` (port 0 picks one).
+/// Serves on an already bound listener until `shutdown` fires. Binding happens before codebox confines itself,
+/// because its own landlock ruleset denies TCP bind.
 pub async fn serve(
     ctx: Context,
+    listener: std::net::TcpListener,
     listen: &HttpListen,
     cfg: &HttpConfig,
     shutdown: CancellationToken,
-    on_bound: impl FnOnce(SocketAddr),
 ) -> std::io::Result<()> {
     let config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(allowed_hosts(listen.addr, cfg))
@@ -161,8 +162,8 @@ pub async fn serve(
     });
     let app =
         axum::Router::new().nest_service("/mcp", service).layer(axum::middleware::from_fn_with_state(gate, front_door));
-    let listener = tokio::net::TcpListener::bind(listen.addr).await?;
-    on_bound(listener.local_addr()?);
+    listener.set_nonblocking(true)?;
+    let listener = tokio::net::TcpListener::from_std(listener)?;
     axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await
 }
 
