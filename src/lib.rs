@@ -5,10 +5,13 @@
 
 pub mod config;
 pub mod doctor;
+pub mod edits;
 pub mod error;
+pub mod history;
 pub mod output;
 pub mod sandbox;
 pub mod server;
 pub mod spill;
+pub mod syntax;
 pub mod tools;
 pub mod workspace;

@@ -227,7 +227,9 @@ fn confine_self(ctx: &Context) -> Result<(), String> {
     if ctx.sandbox.mode() == SandboxMode::Off {
         return Ok(());
     }
-    match codebox::sandbox::self_confine::confine_self(ctx.ws.root(), &[]) {
+    // The undo history lives outside the workspace; it must exist before landlock can name it.
+    let _ = std::fs::create_dir_all(ctx.history.dir());
+    match codebox::sandbox::self_confine::confine_self(ctx.ws.root(), &[ctx.history.dir().to_path_buf()]) {
         Ok(detail) => {
             tracing::info!("self-confinement: {detail}");
             Ok(())

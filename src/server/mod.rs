@@ -282,6 +282,81 @@ timeout. Returns the output cut to a budget, the exit code, the duration and the
         })
         .await
     }
+
+    #[tool(
+        name = "write_file",
+        description = "Create or replace a file (atomic). Refused if it would add syntax errors (tree-sitter, 20 \
+languages) or if expected_version is stale. Returns the diff and the new version.",
+        input_schema = schema::input::<WriteFileParams>(),
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn write_file(&self, Parameters(args): Parameters<JsonObject>, ct: CancellationToken) -> CallToolResult {
+        let p: WriteFileParams = match parse("write_file", args) {
+            Ok(p) => p,
+            Err(e) => return e,
+        };
+        let ctx = self.ctx.clone();
+        blocking(ct, move |_| {
+            let req = tools::edit::WriteRequest {
+                path: &p.path,
+                content: &p.content,
+                expected_version: p.expected_version.as_deref(),
+                allow_syntax_errors: p.allow_syntax_errors.unwrap_or(false),
+            };
+            tools::edit::write_file(&ctx, &req)
+        })
+        .await
+    }
+
+    #[tool(
+        name = "edit_file",
+        description = "Replace text in a file: each old_string must match exactly one place (or set replace_all); \
+whitespace and quote differences are tolerated when the match stays unique. All edits or none; refused if they add \
+syntax errors. Returns the diff and the new version.",
+        input_schema = schema::input::<EditFileParams>(),
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = false)
+    )]
+    async fn edit_file(&self, Parameters(args): Parameters<JsonObject>, ct: CancellationToken) -> CallToolResult {
+        let p: EditFileParams = match parse("edit_file", args) {
+            Ok(p) => p,
+            Err(e) => return e,
+        };
+        let ctx = self.ctx.clone();
+        blocking(ct, move |_| {
+            let edits = p
+                .edits
+                .into_iter()
+                .map(|e| crate::edits::Edit {
+                    old_string: e.old_string,
+                    new_string: e.new_string,
+                    replace_all: e.replace_all.unwrap_or(false),
+                })
+                .collect();
+            let req = tools::edit::EditRequest {
+                path: &p.path,
+                edits,
+                expected_version: p.expected_version.as_deref(),
+                allow_syntax_errors: p.allow_syntax_errors.unwrap_or(false),
+            };
+            tools::edit::edit_file(&ctx, &req)
+        })
+        .await
+    }
+
+    #[tool(
+        name = "undo_edit",
+        description = "Restore a file to its state before codebox's last write to it (repeatable).",
+        input_schema = schema::input::<UndoEditParams>(),
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = false)
+    )]
+    async fn undo_edit(&self, Parameters(args): Parameters<JsonObject>, ct: CancellationToken) -> CallToolResult {
+        let p: UndoEditParams = match parse("undo_edit", args) {
+            Ok(p) => p,
+            Err(e) => return e,
+        };
+        let ctx = self.ctx.clone();
+        blocking(ct, move |_| tools::edit::undo_edit(&ctx, &p.path)).await
+    }
 }
 
 /// Spilled outputs are resources: `codebox://output/<id>` returns the whole kept output as text.

@@ -66,3 +66,43 @@ pub struct RunCommandParams {
     /// Character budget for this result.
     pub max_output_chars: Option<usize>,
 }
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WriteFileParams {
+    /// File path; missing parent directories are created.
+    pub path: String,
+    /// The whole new content.
+    pub content: String,
+    /// Refuse if the file's version (from read_file or a write) changed since.
+    pub expected_version: Option<String>,
+    /// Write even if the syntax check finds new errors.
+    pub allow_syntax_errors: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EditParam {
+    /// Text to find; must match one place unless replace_all.
+    pub old_string: String,
+    pub new_string: String,
+    pub replace_all: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EditFileParams {
+    pub path: String,
+    /// Applied in order; all or nothing.
+    pub edits: Vec<EditParam>,
+    /// Refuse if the file's version changed since.
+    pub expected_version: Option<String>,
+    /// Write even if the syntax check finds new errors.
+    pub allow_syntax_errors: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UndoEditParams {
+    pub path: String,
+}

@@ -2,6 +2,7 @@
 
 pub mod capture;
 pub mod command;
+pub mod edit;
 pub mod list;
 pub mod output_tool;
 pub mod read;
@@ -21,6 +22,7 @@ pub struct Context {
     pub output: Arc<OutputPolicy>,
     pub spill: Arc<SpillStore>,
     pub sandbox: Arc<crate::sandbox::Sandbox>,
+    pub history: Arc<crate::history::History>,
 }
 
 impl Context {
@@ -81,6 +83,7 @@ impl Context {
         let ws = Workspace::open(root)?;
         let mode = if sandbox_off { crate::config::SandboxMode::Off } else { config.sandbox.mode };
         let sandbox = crate::sandbox::Sandbox::new(&config.sandbox, mode, ws.root());
+        let root_real = ws.root().to_path_buf();
         let out = &config.output;
         let mut shape = crate::output::OutputConfig { max_chars: out.max_chars, ..Default::default() };
         if let Some(p) = &out.error_patterns {
@@ -99,6 +102,7 @@ impl Context {
             output: Arc::new(policy),
             spill: Arc::new(spill),
             sandbox: Arc::new(sandbox),
+            history: Arc::new(crate::history::History::open(&root_real)),
         })
     }
 }

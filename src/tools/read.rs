@@ -3,16 +3,13 @@
 //! The file is read through a bounded line scanner, so a 5 GB file or a 2 GB line costs a window's worth of
 //! memory, not the file's. Binary files are described, never dumped.
 
-use std::fs::Metadata;
-use std::hash::Hasher;
 use std::io::{BufRead, BufReader, Read};
 
 use crate::error::{ErrorKind, ToolError, ToolResult};
 use crate::tools::{Context, human_bytes};
+use crate::workspace::{content_version, meta_version};
 
-/// Files up to this size are read whole, so their version is a hash of the content. Larger files stream, and
-/// their version comes from size, mtime and inode: hashing gigabytes on every read would cost seconds.
-pub const CONTENT_VERSION_MAX: u64 = 8 << 20;
+use crate::workspace::CONTENT_VERSION_MAX;
 /// After the window, lines are still counted to tell the model the file's length, but never past this much.
 const COUNT_SCAN_MAX: u64 = 256 << 20;
 /// Binary detection looks at this many leading bytes, as git and ripgrep do.
@@ -183,23 +180,6 @@ fn clip_head(text: &str, max: usize, total_bytes: usize) -> (String, bool) {
             (format!("{}…[{} more bytes on this line]", &text[..cut], rest), true)
         }
     }
-}
-
-/// The version of a file's content: 12 hex digits of a hash. Writes compare it to refuse stale edits.
-pub fn content_version(bytes: &[u8]) -> String {
-    let mut h = std::hash::DefaultHasher::new();
-    h.write(bytes);
-    format!("{:012x}", h.finish() & 0xffff_ffff_ffff)
-}
-
-/// The version of a file too large to hash on every read.
-pub fn meta_version(meta: &Metadata) -> String {
-    use std::os::unix::fs::MetadataExt;
-    let mut h = std::hash::DefaultHasher::new();
-    for v in [meta.len(), meta.ino(), meta.mtime() as u64, meta.mtime_nsec() as u64] {
-        h.write_u64(v);
-    }
-    format!("m{:011x}", h.finish() & 0x7ff_ffff_ffff)
 }
 
 /// A short guess at what a binary file is, from its first bytes.

@@ -7,8 +7,10 @@
 
 mod resolve;
 pub mod walk;
+pub mod write;
 
 use std::fs::{File, Metadata};
+use std::hash::Hasher;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileTypeExt;
@@ -223,6 +225,32 @@ impl Workspace {
             Err(_) => real.to_string_lossy().into_owned(),
         }
     }
+}
+
+/// Files up to this size are versioned by a hash of their content. Larger files by size, mtime and inode:
+/// hashing gigabytes on every read would cost seconds.
+pub const CONTENT_VERSION_MAX: u64 = 8 << 20;
+
+/// The version of a file's content: 12 hex digits of a hash. Writes compare it to refuse stale edits.
+pub fn content_version(bytes: &[u8]) -> String {
+    let mut h = std::hash::DefaultHasher::new();
+    h.write(bytes);
+    format!("{:012x}", h.finish() & 0xffff_ffff_ffff)
+}
+
+/// The version of a file too large to hash on every read.
+pub fn meta_version(meta: &Metadata) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let mut h = std::hash::DefaultHasher::new();
+    for v in [meta.len(), meta.ino(), meta.mtime() as u64, meta.mtime_nsec() as u64] {
+        h.write_u64(v);
+    }
+    format!("m{:011x}", h.finish() & 0x7ff_ffff_ffff)
+}
+
+/// The version read_file reports and writes check: content hash for files up to `CONTENT_VERSION_MAX`.
+pub fn version_of(bytes: &[u8], meta: &Metadata) -> String {
+    if bytes.len() as u64 <= CONTENT_VERSION_MAX { content_version(bytes) } else { meta_version(meta) }
 }
 
 #[cfg(test)]

@@ -64,6 +64,8 @@ pub async fn stdio_with(
 ) -> Client {
     let mut cmd = tokio::process::Command::new(BIN);
     cmd.arg("serve").arg("--root").arg(root).args(args).stderr(Stdio::null());
+    // Undo history goes next to the project, not into the machine's ~/.local/state.
+    cmd.env("XDG_STATE_HOME", root.parent().unwrap().join("state"));
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -147,6 +149,7 @@ impl HttpServer {
     pub async fn start(root: &Path, token: Option<&str>, extra: &[&str]) -> HttpServer {
         let mut cmd = tokio::process::Command::new(BIN);
         cmd.arg("serve").arg("--root").arg(root).arg("--http").arg("127.0.0.1:0").args(extra);
+        cmd.env("XDG_STATE_HOME", root.parent().unwrap().join("state"));
         match token {
             Some(t) => cmd.env("CODEBOX_TOKEN", t),
             None => cmd.arg("--no-auth"),

@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod edit;
 mod files;
 mod http;
 mod output;

@@ -1,0 +1,200 @@
+//! Run with: cargo bench --bench syntax
+//!
+//! Times `check` on a realistic 10,000-line file per language, built by repeating a representative valid snippet,
+//! and prints the median of several runs against the 10 ms target.
+
+use std::time::{Duration, Instant};
+
+use codebox::syntax::{Lang, check};
+
+const LINES: usize = 10_000;
+const RUNS: usize = 7;
+const TARGET: Duration = Duration::from_millis(10);
+
+/// A valid snippet per language; `{n}` is replaced by a counter so repeated definitions do not collide.
+fn snippet(lang: Lang) -> (&'static str, &'static str, &'static str) {
+    // (prefix written once, repeated body, suffix written once)
+    match lang {
+        Lang::Rust => (
+            "",
+            "pub fn f{n}(items: &[u32]) -> u32 {\n    let mut total = 0;\n    for x in items.iter().filter(|x| **x > 2) {\n        total += x * 2;\n    }\n    total\n}\n\n",
+            "",
+        ),
+        Lang::Python => (
+            "",
+            "class C{n}(Base):\n    def m(self, items):\n        total = [x * 2 for x in items if x > 2]\n        if not total:\n            return None\n        return {\"n\": len(total), \"s\": sum(total)}\n\n",
+            "",
+        ),
+        Lang::JavaScript => (
+            "",
+            "export function f{n}(items) {\n  const total = items.filter((x) => x > 2).map((x) => x * 2);\n  if (total.length === 0) {\n    return null;\n  }\n  return { n: total.length, s: `${total}` };\n}\n\n",
+            "",
+        ),
+        Lang::TypeScript => (
+            "",
+            "export function f{n}(items: number[]): Result | null {\n  const total: number[] = items.filter((x) => x > 2);\n  if (total.length === 0) {\n    return null;\n  }\n  return { n: total.length } as Result;\n}\n\n",
+            "",
+        ),
+        Lang::Tsx => (
+            "",
+            "export function C{n}({ items }: { items: string[] }) {\n  const [open, setOpen] = useState(false);\n  return (\n    <ul className=\"list\" onClick={() => setOpen(!open)}>\n      {items.map((x) => <li key={x}>{x}</li>)}\n    </ul>\n  );\n}\n\n",
+            "",
+        ),
+        Lang::Go => (
+            "package main\n\n",
+            "func f{n}(items []int) int {\n\ttotal := 0\n\tfor _, x := range items {\n\t\tif x > 2 {\n\t\t\ttotal += x * 2\n\t\t}\n\t}\n\treturn total\n}\n\n",
+            "",
+        ),
+        Lang::C => (
+            "#include <stdio.h>\n\n",
+            "static int f{n}(const int *items, size_t n) {\n    int total = 0;\n    for (size_t i = 0; i < n; i++) {\n        if (items[i] > 2) total += items[i] * 2;\n    }\n    return total;\n}\n\n",
+            "",
+        ),
+        Lang::Cpp => (
+            "#include <vector>\n\n",
+            "template <typename T>\nT f{n}(const std::vector<T>& items) {\n    T total{};\n    for (const auto& x : items) {\n        if (x > 2) total += x * 2;\n    }\n    return total;\n}\n\n",
+            "",
+        ),
+        Lang::Java => (
+            "class Big {\n",
+            "    static int f{n}(java.util.List<Integer> items) {\n        int total = 0;\n        for (int x : items) {\n            if (x > 2) { total += x * 2; }\n        }\n        return total;\n    }\n\n",
+            "}\n",
+        ),
+        Lang::CSharp => (
+            "class Big\n{\n",
+            "    static int F{n}(List<int> items)\n    {\n        var total = items.Where(x => x > 2).Sum();\n        if (total == 0) { return -1; }\n        return total * 2;\n    }\n\n",
+            "}\n",
+        ),
+        Lang::Ruby => (
+            "",
+            "class C{n} < Base\n  def m(items)\n    total = items.select { |x| x > 2 }.map { |x| x * 2 }\n    return nil if total.empty?\n    { n: total.size, s: \"#{total.sum}\" }\n  end\nend\n\n",
+            "",
+        ),
+        Lang::Php => (
+            "<?php\n\n",
+            "function f{n}(array $items): int\n{\n    $total = 0;\n    foreach ($items as $x) {\n        if ($x > 2) { $total += $x * 2; }\n    }\n    return $total;\n}\n\n",
+            "",
+        ),
+        Lang::Kotlin => (
+            "",
+            "fun f{n}(items: List<Int>): Int {\n    val total = items.filter { it > 2 }.map { it * 2 }\n    if (total.isEmpty()) {\n        return 0\n    }\n    return total.sum()\n}\n\n",
+            "",
+        ),
+        Lang::Swift => (
+            "",
+            "func f{n}(_ items: [Int]) -> Int {\n    let total = items.filter { $0 > 2 }.map { $0 * 2 }\n    if total.isEmpty {\n        return 0\n    }\n    return total.reduce(0, +)\n}\n\n",
+            "",
+        ),
+        Lang::Bash => (
+            "#!/bin/bash\n",
+            "f{n}() {\n  local total=0\n  for x in \"$@\"; do\n    if [ \"$x\" -gt 2 ]; then\n      total=$((total + x * 2))\n    fi\n  done\n  echo \"$total\"\n}\n\n",
+            "",
+        ),
+        Lang::Json => (
+            "[\n",
+            "  {\n    \"id\": {n},\n    \"name\": \"item {n}\",\n    \"tags\": [\"a\", \"b\"],\n    \"price\": 12.5,\n    \"active\": true\n  },\n",
+            "  {}\n]\n",
+        ),
+        Lang::Toml => (
+            "",
+            "[[item]]\nid = {n}\nname = \"item {n}\"\ntags = [\"a\", \"b\"]\nprice = 12.5\nmeta = { active = true, owner = \"x\" }\n\n",
+            "",
+        ),
+        Lang::Yaml => (
+            "items:\n",
+            "  - id: {n}\n    name: item {n}\n    tags: [a, b]\n    price: 12.5\n    meta:\n      active: true\n      note: |\n        free text\n",
+            "",
+        ),
+        Lang::Html => (
+            "<!DOCTYPE html>\n<html>\n<body>\n",
+            "  <div class=\"card\" id=\"c{n}\">\n    <h2>Item {n}</h2>\n    <p>Some <b>bold</b> text &amp; a <a href=\"/x\">link</a>.</p>\n    <img src=\"x.png\" alt=\"x\">\n  </div>\n",
+            "</body>\n</html>\n",
+        ),
+        Lang::Css => (
+            "",
+            ".card-{n} > p:hover,\n.card-{n} .title {\n  margin: 0 auto;\n  color: rgba(0, 0, 0, 0.5);\n  font: 12px/1.5 sans-serif;\n}\n\n",
+            "",
+        ),
+    }
+}
+
+fn grammar(lang: Lang) -> tree_sitter::Language {
+    match lang {
+        Lang::Rust => tree_sitter_rust::LANGUAGE.into(),
+        Lang::Python => tree_sitter_python::LANGUAGE.into(),
+        Lang::JavaScript => tree_sitter_javascript::LANGUAGE.into(),
+        Lang::TypeScript => tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into(),
+        Lang::Tsx => tree_sitter_typescript::LANGUAGE_TSX.into(),
+        Lang::Go => tree_sitter_go::LANGUAGE.into(),
+        Lang::C => tree_sitter_c::LANGUAGE.into(),
+        Lang::Cpp => tree_sitter_cpp::LANGUAGE.into(),
+        Lang::Java => tree_sitter_java::LANGUAGE.into(),
+        Lang::CSharp => tree_sitter_c_sharp::LANGUAGE.into(),
+        Lang::Ruby => tree_sitter_ruby::LANGUAGE.into(),
+        Lang::Php => tree_sitter_php::LANGUAGE_PHP.into(),
+        Lang::Kotlin => tree_sitter_kotlin_ng::LANGUAGE.into(),
+        Lang::Swift => tree_sitter_swift::LANGUAGE.into(),
+        Lang::Bash => tree_sitter_bash::LANGUAGE.into(),
+        Lang::Json => tree_sitter_json::LANGUAGE.into(),
+        Lang::Toml => tree_sitter_toml_ng::LANGUAGE.into(),
+        Lang::Yaml => tree_sitter_yaml::LANGUAGE.into(),
+        Lang::Html => tree_sitter_html::LANGUAGE.into(),
+        Lang::Css => tree_sitter_css::LANGUAGE.into(),
+    }
+}
+
+fn generate(lang: Lang) -> String {
+    let (prefix, body, suffix) = snippet(lang);
+    let mut text = String::from(prefix);
+    let mut n = 0;
+    while text.lines().count() + body.lines().count() + suffix.lines().count() <= LINES {
+        text.push_str(&body.replace("{n}", &n.to_string()));
+        n += 1;
+    }
+    text.push_str(suffix);
+    text
+}
+
+fn main() {
+    println!(
+        "{:<11} {:>7} {:>9} {:>10} {:>13}  target <= 10 ms",
+        "lang", "lines", "bytes", "median ms", "bare parse ms"
+    );
+    for lang in Lang::ALL {
+        let text = generate(lang);
+        let first = check(lang, &text);
+        let valid = first.checked && first.errors.is_empty();
+        let mut times: Vec<Duration> = (0..RUNS)
+            .map(|_| {
+                let start = Instant::now();
+                let report = check(lang, &text);
+                let elapsed = start.elapsed();
+                std::hint::black_box(report);
+                elapsed
+            })
+            .collect();
+        times.sort();
+        let median = times[RUNS / 2];
+        // The same text through a bare tree-sitter parser, to separate the grammar's cost from the gate's own.
+        let mut parser = tree_sitter::Parser::new();
+        let _ = parser.set_language(&grammar(lang));
+        let mut bare: Vec<Duration> = (0..RUNS)
+            .map(|_| {
+                let start = Instant::now();
+                std::hint::black_box(parser.parse(&text, None));
+                start.elapsed()
+            })
+            .collect();
+        bare.sort();
+        println!(
+            "{:<11} {:>7} {:>9} {:>10.2} {:>13.2}  {}{}",
+            lang.name(),
+            text.lines().count(),
+            text.len(),
+            median.as_secs_f64() * 1000.0,
+            bare[RUNS / 2].as_secs_f64() * 1000.0,
+            if median <= TARGET { "met" } else { "MISSED" },
+            if valid { String::new() } else { format!("  (sample not clean: {:?})", first.errors.first()) },
+        );
+    }
+}

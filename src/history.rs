@@ -1,0 +1,147 @@
+//! Undo history: the content a file had before each write codebox made, newest last, kept outside the workspace
+//! in the user's state directory so it survives a restart. Bounded per file (versions and bytes).
+
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+/// Versions kept per file; older ones are dropped.
+pub const MAX_VERSIONS: usize = 20;
+/// A previous content larger than this is not kept (its undo step says so).
+const MAX_BYTES: usize = 16 << 20;
+
+pub struct History {
+    dir: PathBuf,
+    lock: Mutex<()>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Entry {
+    /// The file did not exist before the write: undo removes it.
+    pub existed: bool,
+    pub mode: u32,
+    /// The version codebox's write produced: undo refuses if the file has changed since.
+    pub after_version: String,
+    /// The previous content was too large to keep.
+    pub too_large: bool,
+    #[serde(skip)]
+    pub before: Vec<u8>,
+}
+
+fn stable_hash(v: &impl Hash) -> String {
+    let mut h = std::hash::DefaultHasher::new();
+    v.hash(&mut h);
+    format!("{:016x}", h.finish())
+}
+
+impl History {
+    /// The history of the workspace at `root`: `$XDG_STATE_HOME/codebox/undo/<root hash>`, or under
+    /// `~/.local/state`, or the temporary directory when neither exists.
+    pub fn open(root: &Path) -> History {
+        let base = std::env::var_os("XDG_STATE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+            .unwrap_or_else(std::env::temp_dir);
+        History { dir: base.join("codebox/undo").join(stable_hash(&root)), lock: Mutex::new(()) }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn file_dir(&self, rel: &Path) -> PathBuf {
+        self.dir.join(stable_hash(&rel))
+    }
+
+    fn versions(dir: &Path) -> Vec<u64> {
+        let mut v: Vec<u64> = std::fs::read_dir(dir)
+            .map(|rd| {
+                rd.flatten().filter_map(|e| e.file_name().to_str()?.strip_suffix(".json")?.parse().ok()).collect()
+            })
+            .unwrap_or_default();
+        v.sort_unstable();
+        v
+    }
+
+    /// Records what `rel` held before a write (None: it did not exist).
+    pub fn record(&self, rel: &Path, before: Option<(&[u8], u32)>, after_version: &str) -> std::io::Result<()> {
+        let _g = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let dir = self.file_dir(rel);
+        std::fs::create_dir_all(&dir)?;
+        let versions = Self::versions(&dir);
+        let next = versions.last().map(|v| v + 1).unwrap_or(1);
+        let too_large = before.is_some_and(|(b, _)| b.len() > MAX_BYTES);
+        let entry = Entry {
+            existed: before.is_some(),
+            mode: before.map(|(_, m)| m).unwrap_or(0),
+            after_version: after_version.to_string(),
+            too_large,
+            before: Vec::new(),
+        };
+        if let Some((bytes, _)) = before
+            && !too_large
+        {
+            std::fs::write(dir.join(format!("{next:08}.bin")), bytes)?;
+        }
+        std::fs::write(
+            dir.join(format!("{next:08}.json")),
+            serde_json::to_vec(&entry).map_err(std::io::Error::other)?,
+        )?;
+        for old in versions.iter().take((versions.len() + 1).saturating_sub(MAX_VERSIONS)) {
+            let _ = std::fs::remove_file(dir.join(format!("{old:08}.json")));
+            let _ = std::fs::remove_file(dir.join(format!("{old:08}.bin")));
+        }
+        Ok(())
+    }
+
+    /// The newest entry for `rel` and how many remain behind it, without removing it.
+    pub fn peek(&self, rel: &Path) -> std::io::Result<Option<(Entry, usize)>> {
+        let _g = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let dir = self.file_dir(rel);
+        let versions = Self::versions(&dir);
+        let Some(last) = versions.last() else { return Ok(None) };
+        let mut entry: Entry = serde_json::from_slice(&std::fs::read(dir.join(format!("{last:08}.json")))?)
+            .map_err(std::io::Error::other)?;
+        if entry.existed && !entry.too_large {
+            entry.before = std::fs::read(dir.join(format!("{last:08}.bin")))?;
+        }
+        Ok(Some((entry, versions.len() - 1)))
+    }
+
+    /// Drops the newest entry for `rel` (after it was applied).
+    pub fn pop(&self, rel: &Path) -> std::io::Result<()> {
+        let _g = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let dir = self.file_dir(rel);
+        if let Some(last) = Self::versions(&dir).last() {
+            std::fs::remove_file(dir.join(format!("{last:08}.json")))?;
+            let _ = std::fs::remove_file(dir.join(format!("{last:08}.bin")));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_pops_and_bounds_versions() {
+        let state = tempfile::tempdir().unwrap();
+        let h = History { dir: state.path().join("h"), lock: Mutex::new(()) };
+        let rel = Path::new("src/a.rs");
+        h.record(rel, None, "v1").unwrap();
+        for i in 0..30 {
+            h.record(rel, Some((format!("content {i}").as_bytes(), 0o644)), &format!("v{}", i + 2)).unwrap();
+        }
+        let (e, behind) = h.peek(rel).unwrap().unwrap();
+        assert_eq!(
+            (e.before.as_slice(), e.after_version.as_str(), behind),
+            (b"content 29".as_slice(), "v31", MAX_VERSIONS - 1)
+        );
+        h.pop(rel).unwrap();
+        assert_eq!(h.peek(rel).unwrap().unwrap().0.before, b"content 28");
+        assert!(h.peek(Path::new("other")).unwrap().is_none());
+    }
+}

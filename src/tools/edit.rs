@@ -1,0 +1,224 @@
+//! write_file, edit_file and undo_edit: edits that land exactly as meant, or are refused with a message the
+//! model can act on. Every write goes through the syntax gate and the workspace's atomic replace, and records
+//! the previous content for undo.
+
+use crate::edits::{self, Edit, Strategy};
+use crate::error::{ErrorKind, ToolError, ToolResult};
+use crate::syntax::{self, Lang};
+use crate::tools::Context;
+use crate::workspace::WorkspacePath;
+use crate::workspace::write::Existing;
+
+pub struct WriteRequest<'a> {
+    pub path: &'a str,
+    pub content: &'a str,
+    pub expected_version: Option<&'a str>,
+    pub allow_syntax_errors: bool,
+}
+
+pub struct EditRequest<'a> {
+    pub path: &'a str,
+    pub edits: Vec<Edit>,
+    pub expected_version: Option<&'a str>,
+    pub allow_syntax_errors: bool,
+}
+
+fn protected(ctx: &Context) -> &[String] {
+    &ctx.config.sandbox.protected
+}
+
+/// The existing file, or None when it does not exist yet.
+fn existing(ctx: &Context, p: &WorkspacePath) -> ToolResult<Option<Existing>> {
+    match ctx.ws.read_for_edit(p, protected(ctx)) {
+        Ok(e) => Ok(Some(e)),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn check_version(shown: &str, expected: Option<&str>, current: Option<&Existing>) -> ToolResult<()> {
+    match (expected, current) {
+        (Some(want), Some(cur)) if want != cur.version => Err(ToolError::new(
+            ErrorKind::InvalidArgument,
+            format!(
+                "{shown:?} has changed since version {want} (it is now version {}); read it again and redo the edit \
+                 against what it holds now",
+                cur.version
+            ),
+        )),
+        (Some(want), None) => Err(ToolError::new(
+            ErrorKind::NotFound,
+            format!(
+                "{shown:?} no longer exists (expected version {want}); write_file without expected_version creates it"
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The syntax gate: refuses text that adds syntax errors the old text did not have. Returns a note for the result.
+fn gate(shown: &str, old: Option<&str>, new: &str, allow: bool) -> ToolResult<String> {
+    let Some(lang) = Lang::detect(shown, new) else {
+        return Ok("not syntax-checked (no grammar for this file type)".into());
+    };
+    let new_report = syntax::check(lang, new);
+    if !new_report.checked {
+        return Ok(format!("not syntax-checked ({} parser could not run)", lang.name()));
+    }
+    if new_report.errors.is_empty() {
+        return Ok(format!("syntax ok ({})", lang.name()));
+    }
+    let old_text = old.unwrap_or("");
+    let old_report = syntax::check(lang, old_text);
+    let added = syntax::new_errors(&old_report, old_text, &new_report, new);
+    if added.is_empty() {
+        return Ok(format!(
+            "syntax: no new errors ({}; the {} error(s) already there remain)",
+            lang.name(),
+            new_report.errors.len()
+        ));
+    }
+    let rendered = syntax::render_errors(shown, lang, new, &added);
+    if allow {
+        Ok(format!("WRITTEN WITH SYNTAX ERRORS (allow_syntax_errors):\n{rendered}"))
+    } else {
+        Err(ToolError::new(ErrorKind::InvalidArgument, rendered))
+    }
+}
+
+/// Writes, records undo, and builds the result: what happened, the new version, the diff within the budget.
+fn commit(
+    ctx: &Context,
+    p: &WorkspacePath,
+    old: Option<&Existing>,
+    new: &str,
+    summary: String,
+    syntax_note: String,
+) -> ToolResult<String> {
+    let (written, before) = ctx.ws.write_atomic(p, new.as_bytes(), protected(ctx))?;
+    // The undo step holds what the write replaced, read through the same fd resolution as the write itself.
+    let before_ref = before.as_ref().map(|b| (b.bytes.as_slice(), b.mode));
+    if let Err(e) = ctx.history.record(&written.rel, before_ref, &written.version) {
+        tracing::warn!("undo history not recorded: {e}");
+    }
+    let shown = written.rel.display().to_string();
+    let lines = new.lines().count();
+    let verb = if written.created { "created" } else { "updated" };
+    let mut out = format!("{verb} {shown}: {summary}{lines} lines · version {} · {syntax_note}\n", written.version);
+    let old_text = old.map(|o| String::from_utf8_lossy(&o.bytes).into_owned()).unwrap_or_default();
+    let diff = edits::unified_diff(&shown, &old_text, new);
+    if !diff.is_empty() {
+        let budget = ctx.budget(None)?.saturating_sub(out.len());
+        out.push_str(&super::capture::fit(ctx, &diff, budget.max(1000)));
+    }
+    Ok(out)
+}
+
+pub fn write_file(ctx: &Context, req: &WriteRequest<'_>) -> ToolResult<String> {
+    let p = ctx.ws.path(req.path)?;
+    let shown = p.display();
+    let old = existing(ctx, &p)?;
+    check_version(&shown, req.expected_version, old.as_ref())?;
+    let old_text = old.as_ref().map(|o| String::from_utf8_lossy(&o.bytes).into_owned());
+    if old_text.as_deref() == Some(req.content) {
+        let v = old.as_ref().map(|o| o.version.clone()).unwrap_or_default();
+        return Ok(format!("{shown} already holds exactly this content; nothing written · version {v}"));
+    }
+    let note = gate(&shown, old_text.as_deref(), req.content, req.allow_syntax_errors)?;
+    commit(ctx, &p, old.as_ref(), req.content, String::new(), note)
+}
+
+pub fn edit_file(ctx: &Context, req: &EditRequest<'_>) -> ToolResult<String> {
+    if req.edits.is_empty() {
+        return Err(ToolError::invalid("edits is empty; give at least one {old_string, new_string}"));
+    }
+    let p = ctx.ws.path(req.path)?;
+    let shown = p.display();
+    let old = existing(ctx, &p)?.ok_or_else(|| {
+        ToolError::new(ErrorKind::NotFound, format!("{shown:?} does not exist; write_file creates a file"))
+    })?;
+    check_version(&shown, req.expected_version, Some(&old))?;
+    let text = std::str::from_utf8(&old.bytes).map_err(|e| {
+        ToolError::new(
+            ErrorKind::Unsupported,
+            format!(
+                "{shown:?} is not valid UTF-8 (invalid byte at offset {}); edit_file edits text only. write_file \
+                 replaces a file whole",
+                e.valid_up_to()
+            ),
+        )
+    })?;
+    let outcome =
+        edits::apply_edits(text, &req.edits).map_err(|e| ToolError::new(ErrorKind::InvalidArgument, e.message))?;
+    let note = gate(&shown, Some(text), &outcome.text, req.allow_syntax_errors)?;
+    let mut summary = String::new();
+    let n = outcome.applied.len();
+    for (i, a) in outcome.applied.iter().enumerate() {
+        if a.strategy != Strategy::Exact || a.replacements > 1 || n > 1 {
+            summary.push_str(&format!("edit {} of {n}: ", i + 1));
+            if a.strategy != Strategy::Exact {
+                summary.push_str(&format!(
+                    "matched ignoring {}",
+                    match a.strategy {
+                        Strategy::TrailingWhitespace => "trailing whitespace",
+                        Strategy::Indentation => "indentation",
+                        Strategy::Punctuation => "indentation and Unicode punctuation",
+                        Strategy::Exact => "nothing",
+                    }
+                ));
+                if let Some(d) = a.rebased {
+                    summary.push_str(&format!(", new_string re-indented by {d:+} columns"));
+                }
+                summary.push_str(", ");
+            }
+            summary
+                .push_str(&format!("{} replacement(s) at lines {}-{} · ", a.replacements, a.first_line, a.last_line));
+        }
+    }
+    commit(ctx, &p, Some(&old), &outcome.text, summary, note)
+}
+
+pub fn undo_edit(ctx: &Context, path: &str) -> ToolResult<String> {
+    let p = ctx.ws.path(path)?;
+    let shown = p.display();
+    let current = existing(ctx, &p)?;
+    // The history is keyed by the resolved path; a file that no longer exists is keyed by its lexical path.
+    let rel = ctx.ws.resolved_rel(&p).unwrap_or_else(|| p.as_rel().to_path_buf());
+    let io = |e: std::io::Error| ToolError::new(ErrorKind::Io, format!("undo history for {shown:?}: {e}"));
+    let Some((entry, behind)) = ctx.history.peek(&rel).map_err(io)? else {
+        return Err(ToolError::new(ErrorKind::NotFound, format!("no codebox write to {shown:?} to undo")));
+    };
+    let now = current.as_ref().map(|c| c.version.as_str()).unwrap_or("(deleted)");
+    if now != entry.after_version {
+        return Err(ToolError::new(
+            ErrorKind::InvalidArgument,
+            format!(
+                "{shown:?} changed after codebox's last write (version {} then, {now} now); undo would lose those \
+                 changes. Read the file and edit it instead",
+                entry.after_version
+            ),
+        ));
+    }
+    if entry.too_large {
+        return Err(ToolError::new(
+            ErrorKind::Unsupported,
+            format!("the previous content of {shown:?} was too large to keep"),
+        ));
+    }
+    let restored = if entry.existed {
+        let (written, _) = ctx.ws.write_atomic(&p, &entry.before, protected(ctx))?;
+        format!("restored {shown} to its content before codebox's last write · version {}", written.version)
+    } else {
+        ctx.ws.remove_file(&p, protected(ctx))?;
+        format!("removed {shown}, which codebox's last write had created")
+    };
+    ctx.history.pop(&rel).map_err(io)?;
+    let old_text = current.map(|c| String::from_utf8_lossy(&c.bytes).into_owned()).unwrap_or_default();
+    let new_text = String::from_utf8_lossy(&entry.before).into_owned();
+    let diff = edits::unified_diff(&shown, &old_text, &new_text);
+    let budget = ctx.budget(None)?;
+    Ok(format!(
+        "{restored} · {behind} earlier undo step(s) remain\n{}",
+        super::capture::fit(ctx, &diff, budget.saturating_sub(300))
+    ))
+}
