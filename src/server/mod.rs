@@ -162,10 +162,10 @@ Run a shell command (bash -c) in the workspace; returns the output cut to a budg
 
     #[tool(
         name = "read_file",
-        description = "Read a text file as numbered lines (first 2000 by default; offset/limit page through it). \
-Shows the file's line count and version, and the exact call for the next part. Binary files are described, not dumped.",
+        description = "Read a file as numbered lines, a window at a time; says the line count, the version and the \
+call for the next part.",
         input_schema = schema::input::<ReadFileParams>(),
-        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+        annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn read_file(&self, Parameters(args): Parameters<JsonObject>, ct: CancellationToken) -> CallToolResult {
         let p: ReadFileParams = match parse("read_file", args) {
@@ -174,12 +174,8 @@ Shows the file's line count and version, and the exact call for the next part. B
         };
         let ctx = self.ctx.clone();
         blocking(ct, move |_| {
-            let req = tools::read::ReadRequest {
-                path: &p.path,
-                offset: p.offset,
-                limit: p.limit,
-                max_output_chars: p.max_output_chars,
-            };
+            let req =
+                tools::read::ReadRequest { path: &p.path, offset: p.offset, limit: p.limit, max_output_chars: None };
             tools::read::read_file(&ctx, &req)
         })
         .await
@@ -187,10 +183,9 @@ Shows the file's line count and version, and the exact call for the next part. B
 
     #[tool(
         name = "list_directory",
-        description = "Show a directory as a compact tree (depth 2 by default), honouring .gitignore; .git hidden. \
-Large directories show a count of what was left out.",
+        description = "A directory as a compact tree, honouring .gitignore.",
         input_schema = schema::input::<ListDirectoryParams>(),
-        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+        annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn list_directory(&self, Parameters(args): Parameters<JsonObject>, ct: CancellationToken) -> CallToolResult {
         let p: ListDirectoryParams = match parse("list_directory", args) {
@@ -207,9 +202,9 @@ Large directories show a count of what was left out.",
 
     #[tool(
         name = "find_files",
-        description = "Find files by glob, newest first, honouring .gitignore. Capped; says how many more matched.",
+        description = "Find files by glob, newest first, honouring .gitignore.",
         input_schema = schema::input::<FindFilesParams>(),
-        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+        annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn find_files(&self, Parameters(args): Parameters<JsonObject>, ct: CancellationToken) -> CallToolResult {
         let p: FindFilesParams = match parse("find_files", args) {
@@ -226,10 +221,9 @@ Large directories show a count of what was left out.",
 
     #[tool(
         name = "read_output",
-        description = "Read the part of a cut result that was omitted: by line range (offset/limit), or only the lines \
-matching a regex (pattern) with context. The id is named in the cut result.",
+        description = "The part of a cut result that was omitted, by id: a line range, or lines matching a regex.",
         input_schema = schema::input::<ReadOutputParams>(),
-        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+        annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn read_output(&self, Parameters(args): Parameters<JsonObject>, ct: CancellationToken) -> CallToolResult {
         let p: ReadOutputParams = match parse("read_output", args) {
@@ -253,9 +247,8 @@ matching a regex (pattern) with context. The id is named in the cut result.",
 
     #[tool(
         name = "run_command",
-        description = "Run a shell command (bash -c) in the workspace, in a kernel sandbox: no network, writes only \
-inside the workspace and a private /tmp, home and other projects unreadable; the whole process tree is killed at the \
-timeout. Returns the output cut to a budget, the exit code, the duration and the sandbox layers enforced.",
+        description = "Run `bash -c command` in the workspace, in a kernel sandbox: no network, writes only to the \
+workspace and a private /tmp. The process tree dies at the timeout.",
         input_schema = schema::input::<RunCommandParams>(),
         annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = false)
     )]
@@ -285,8 +278,7 @@ timeout. Returns the output cut to a budget, the exit code, the duration and the
 
     #[tool(
         name = "write_file",
-        description = "Create or replace a file (atomic). Refused if it would add syntax errors (tree-sitter, 20 \
-languages) or if expected_version is stale. Returns the diff and the new version.",
+        description = "Create or replace a file. Refused if it adds syntax errors. Returns the diff and new version.",
         input_schema = schema::input::<WriteFileParams>(),
         annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
     )]
@@ -310,9 +302,8 @@ languages) or if expected_version is stale. Returns the diff and the new version
 
     #[tool(
         name = "edit_file",
-        description = "Replace text in a file: each old_string must match exactly one place (or set replace_all); \
-whitespace and quote differences are tolerated when the match stays unique. All edits or none; refused if they add \
-syntax errors. Returns the diff and the new version.",
+        description = "Replace old_string with new_string; each must match one place (or replace_all). Refused if \
+it adds syntax errors. Returns the diff and new version.",
         input_schema = schema::input::<EditFileParams>(),
         annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = false)
     )]
@@ -345,7 +336,7 @@ syntax errors. Returns the diff and the new version.",
 
     #[tool(
         name = "undo_edit",
-        description = "Restore a file to its state before codebox's last write to it (repeatable).",
+        description = "Restore a file to before codebox's last write to it.",
         input_schema = schema::input::<UndoEditParams>(),
         annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = false)
     )]

@@ -25,6 +25,16 @@ fn compact(v: &mut Value) {
         Value::Object(map) => {
             map.remove("$schema");
             map.remove("title");
+            // Unknown fields are refused when arguments are parsed; saying so in every schema costs tokens.
+            map.remove("additionalProperties");
+            // Optional fields are simply not required; `["string", "null"]` says nothing more than "string".
+            if let Some(Value::Array(types)) = map.get("type")
+                && types.len() == 2
+                && types.contains(&Value::from("null"))
+            {
+                let t = types.iter().find(|t| *t != &Value::from("null")).cloned().unwrap_or(Value::Null);
+                map.insert("type".into(), t);
+            }
             if let Some(Value::String(f)) = map.get("format")
                 && matches!(f.as_str(), "uint" | "uint64" | "uint32" | "int64" | "int32" | "uint8" | "double" | "float")
             {

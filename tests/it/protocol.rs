@@ -125,7 +125,7 @@ async fn bad_arguments_are_tool_errors_not_protocol_errors() {
         ("read_file", json!({"path": "f.txt", "offset": 0}), "1-based"),
         ("read_file", json!({"path": "f.txt", "limit": 0}), "limit must be between 1 and"),
         ("read_file", json!({"path": "f.txt", "limit": 10_000_000}), "limit must be between 1 and"),
-        ("read_file", json!({"path": "f.txt", "max_output_chars": 5}), "at least 1000"),
+        ("read_output", json!({"id": "o1", "max_output_chars": 5}), "at least 1000"),
         ("read_file", json!({"path": "f.txt", "offset": -3}), "offset"),
         ("read_file", json!({"path": 42}), "path"),
         ("read_file", json!({"path": "f.txt", "bogus": 1}), "bogus"),
@@ -148,7 +148,8 @@ async fn tools_have_truthful_annotations_and_a_compact_listing() {
     assert!(json.len() < 8000, "tools/list is {} characters; the budget for all tools is 8000", json.len());
     for t in &tools {
         let a = t.annotations.as_ref().unwrap_or_else(|| panic!("{} has no annotations", t.name));
-        assert!(a.read_only_hint.is_some() && a.destructive_hint.is_some(), "{}", t.name);
+        // destructiveHint and idempotentHint mean something only for tools that are not read-only.
+        assert!(a.read_only_hint == Some(true) || a.destructive_hint.is_some(), "{}", t.name);
         assert!(a.open_world_hint == Some(false), "{}: codebox never reaches outside the workspace", t.name);
         let d = t.description.as_deref().unwrap_or_default();
         assert!(!d.is_empty() && d.len() < 400, "{}: description of {} chars", t.name, d.len());

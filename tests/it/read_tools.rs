@@ -77,8 +77,6 @@ async fn read_file_stays_within_budget_and_pages_large_files() {
     assert!(second.starts_with(&format!("{next:>6}\t{:06} ", next - 1)), "{second}");
     let tail = ok(&c, "read_file", json!({"path": "big.log", "offset": 120_000})).await;
     assert!(tail.contains("119999 0123") && tail.contains("lines 120000-120000 of 120000"), "{tail}");
-    let small = ok(&c, "read_file", json!({"path": "big.log", "max_output_chars": 1000})).await;
-    assert!(small.chars().count() <= 1000, "{}", small.len());
 }
 
 #[tokio::test]
