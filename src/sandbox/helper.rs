@@ -95,6 +95,7 @@ pub fn helper_main() -> ! {
     match unsafe { fork() } {
         Ok(ForkResult::Child) => init(&spec, s, have_ns),
         Ok(ForkResult::Parent { child }) => {
+            send_status(&Status::Forked { init_pid: child.as_raw() });
             // The helper only waits and reports how the command ended.
             let (code, signal) = loop {
                 match nix::sys::wait::waitpid(child, None) {

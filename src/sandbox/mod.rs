@@ -37,6 +37,8 @@ pub const HELPER_ARG: &str = "__sandbox";
 const STATUS_FD: i32 = 3;
 /// After the command's tree is killed, its pipes close at once; this only bounds a pathological wait.
 const DRAIN_GRACE: Duration = Duration::from_secs(2);
+/// How long the helper may take to report the end after the command's tree is gone; then it is killed too.
+const HELPER_EXIT_GRACE: Duration = Duration::from_secs(10);
 /// How often the output loop wakes without output, to notice cancellation and deadlines.
 const POLL_TICK_MS: i32 = 100;
 
@@ -78,9 +80,21 @@ pub struct Layer {
 
 #[derive(Debug, Serialize, Deserialize)]
 enum Status {
-    Started { layers: Vec<Layer> },
-    Refused { reason: String, layers: Vec<Layer> },
-    Exited { code: Option<i32>, signal: Option<i32> },
+    /// From the helper: init's pid (in codebox's PID namespace), so a kill can target init directly.
+    Forked {
+        init_pid: i32,
+    },
+    Started {
+        layers: Vec<Layer>,
+    },
+    Refused {
+        reason: String,
+        layers: Vec<Layer>,
+    },
+    Exited {
+        code: Option<i32>,
+        signal: Option<i32>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,7 +180,14 @@ impl Sandbox {
         let mut child = spawned.map_err(|e| refusal(format!("cannot start the sandbox helper: {e}")))?;
         let mut status = StatusReader::new(status_r);
         let deadline = start + run.timeout;
-        let layers = match status.next(deadline) {
+        let mut init_pid = None;
+        let mut first = status.next(deadline);
+        // The helper's Forked and init's Started come from two processes, in either order.
+        while let Some(Status::Forked { init_pid: pid }) = first {
+            init_pid = Some(pid);
+            first = status.next(deadline);
+        }
+        let layers = match first {
             Some(Status::Started { layers }) => layers,
             Some(Status::Refused { reason, layers }) => {
                 let _ = child.kill();
@@ -188,15 +209,23 @@ impl Sandbox {
         let stdout = child.stdout.take().map(OwnedFd::from);
         let stderr = child.stderr.take().map(OwnedFd::from);
         let helper_pid = child.id() as i32;
+        if init_pid.is_none()
+            && let Some(Status::Forked { init_pid: pid }) = status.next(Instant::now())
+        {
+            init_pid = Some(pid);
+        }
         let ended = pump(stdout, stderr, deadline, cancel, sink, || {
-            // SIGKILL to the helper: init gets its parent-death signal, and with it the whole PID namespace dies.
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(helper_pid), nix::sys::signal::Signal::SIGKILL);
+            // SIGKILL to the namespace's init: the kernel then kills every process in the PID namespace, and init's
+            // exit completes only once they are all gone; the helper, waiting for init, then exits too. Without
+            // init's pid, killing the helper reaches init through its parent-death signal.
+            let target = init_pid.unwrap_or(helper_pid);
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(target), nix::sys::signal::Signal::SIGKILL);
         });
-        let helper_status = child.wait().ok();
+        let helper_status = wait_bounded(&mut child, HELPER_EXIT_GRACE);
         let exit = match ended {
             Ended::TimedOut => Exit::TimedOut(run.timeout),
             Ended::Cancelled => Exit::Cancelled,
-            Ended::Eof => match status.next(Instant::now() + DRAIN_GRACE) {
+            Ended::Eof => match status.next_exit(Instant::now() + DRAIN_GRACE) {
                 Some(Status::Exited { code: Some(c), .. }) => Exit::Code(c),
                 Some(Status::Exited { signal: Some(s), .. }) => Exit::Signal(s),
                 _ => match helper_status {
@@ -249,6 +278,24 @@ impl Sandbox {
         let layers = vec![Layer { name: "sandbox".into(), enforced: false, detail: "OFF (--sandbox off)".into() }];
         Ok(Outcome { exit, duration: start.elapsed(), layers })
     }
+}
+
+/// Waits for a child at most `grace`, then kills it and reaps it. The helper exits once everything in its
+/// namespace is gone, so returning from here means nothing of the command still runs.
+fn wait_bounded(child: &mut std::process::Child, grace: Duration) -> Option<std::process::ExitStatus> {
+    // SAFETY: pidfd_open on our own child's pid; the fd is wrapped at once.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, child.id() as libc::pid_t, 0) };
+    if fd >= 0 {
+        // SAFETY: fd is a fresh pidfd we own.
+        let pidfd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+        let mut p = libc::pollfd { fd: pidfd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        let ms = grace.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: one valid pollfd.
+        if unsafe { libc::poll(&mut p, 1, ms) } == 0 {
+            let _ = child.kill();
+        }
+    }
+    child.wait().ok()
 }
 
 fn refusal(reason: String) -> Refusal {
@@ -328,6 +375,16 @@ struct StatusReader {
 impl StatusReader {
     fn new(fd: OwnedFd) -> Self {
         StatusReader { fd, buf: Vec::new() }
+    }
+
+    /// The helper's exit report, skipping a late Forked line.
+    fn next_exit(&mut self, deadline: Instant) -> Option<Status> {
+        loop {
+            match self.next(deadline) {
+                Some(Status::Forked { .. }) => continue,
+                other => return other,
+            }
+        }
     }
 
     fn next(&mut self, deadline: Instant) -> Option<Status> {
