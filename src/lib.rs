@@ -10,6 +10,7 @@ pub mod error;
 pub mod history;
 pub mod output;
 pub mod sandbox;
+pub mod search;
 pub mod server;
 pub mod spill;
 pub mod syntax;

@@ -27,6 +27,9 @@ pub fn confine_self(workspace: &Path, writable: &[PathBuf]) -> Result<String, St
             read.push(Path::new(&home).join(f));
         }
     }
+    if let Ok(xdg) = std::env::var("XDG_CONFIG_HOME") {
+        read.push(Path::new(&xdg).join("git"));
+    }
     let mut rw: Vec<PathBuf> = vec![workspace.to_path_buf(), std::env::temp_dir()];
     rw.extend(writable.iter().cloned());
     let status = (|| -> Result<RulesetStatus, landlock::RulesetError> {

@@ -348,6 +348,40 @@ it adds syntax errors. Returns the diff and new version.",
         let ctx = self.ctx.clone();
         blocking(ct, move |_| tools::edit::undo_edit(&ctx, &p.path)).await
     }
+
+    #[tool(
+        name = "search",
+        description = "Search file contents with ripgrep's engine, honouring .gitignore; results grouped by file, \
+capped, sorted by path.",
+        input_schema = schema::input::<SearchParams>(),
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn search(&self, Parameters(args): Parameters<JsonObject>, ct: CancellationToken) -> CallToolResult {
+        let p: SearchParams = match parse("search", args) {
+            Ok(p) => p,
+            Err(e) => return e,
+        };
+        let ctx = self.ctx.clone();
+        blocking(ct, move |cancel| {
+            let req = tools::search::SearchRequest {
+                pattern: &p.pattern,
+                path: p.path.as_deref(),
+                glob: p.glob.unwrap_or_default(),
+                file_type: p.file_type.as_deref(),
+                case: p.case.as_deref(),
+                fixed_strings: p.fixed_strings.unwrap_or(false),
+                multiline: p.multiline.unwrap_or(false),
+                context: p.context,
+                output: p.output.as_deref(),
+                max_results: p.max_results,
+                include_hidden: p.include_hidden.unwrap_or(false),
+                include_ignored: p.include_ignored.unwrap_or(false),
+                max_output_chars: p.max_output_chars,
+            };
+            tools::search::search(&ctx, &req, cancel)
+        })
+        .await
+    }
 }
 
 /// Spilled outputs are resources: `codebox://output/<id>` returns the whole kept output as text.
@@ -445,4 +479,30 @@ pub async fn serve_stdio(ctx: Context) -> Result<(), String> {
         .map_err(|e| format!("MCP handshake over stdio failed: {e}"))?;
     running.waiting().await.map_err(|e| format!("stdio session ended with an error: {e}"))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A client's `notifications/cancelled` fires the request's token; the blocking work must see its flag.
+    #[tokio::test]
+    async fn cancellation_reaches_the_blocking_work() {
+        let ct = CancellationToken::new();
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+        let (ended_tx, ended_rx) = tokio::sync::oneshot::channel();
+        let call = tokio::spawn(blocking(ct.clone(), move |cancel| {
+            let _ = started_tx.send(());
+            while !cancel.is_cancelled() {
+                std::thread::yield_now();
+            }
+            let _ = ended_tx.send(());
+            Ok("stopped".into())
+        }));
+        started_rx.await.unwrap();
+        ct.cancel();
+        let result = call.await.unwrap();
+        assert_eq!(result.is_error, Some(true));
+        ended_rx.await.expect("the blocking work never saw the cancellation");
+    }
 }

@@ -88,3 +88,44 @@ pub struct EditFileParams {
 pub struct UndoEditParams {
     pub path: String,
 }
+
+/// Accepts `"*.rs"` as well as `["*.rs", "!target/**"]`: models send both.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(Option::<OneOrMany>::deserialize(d)?.map(|v| match v {
+        OneOrMany::One(s) => vec![s],
+        OneOrMany::Many(v) => v,
+    }))
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchParams {
+    /// Rust regex (or a literal with fixed_strings).
+    pub pattern: String,
+    /// Directory or file (default: the root).
+    pub path: Option<String>,
+    /// Globs; `!` excludes: ["*.rs", "!**/tests/**"].
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub glob: Option<Vec<String>>,
+    /// ripgrep type: rust, py, js, ts, go…
+    #[serde(rename = "type")]
+    pub file_type: Option<String>,
+    /// smart (default), sensitive, insensitive.
+    pub case: Option<String>,
+    pub fixed_strings: Option<bool>,
+    pub multiline: Option<bool>,
+    /// Lines around each match.
+    pub context: Option<usize>,
+    /// content (default), files, count.
+    pub output: Option<String>,
+    pub max_results: Option<usize>,
+    pub include_hidden: Option<bool>,
+    pub include_ignored: Option<bool>,
+    pub max_output_chars: Option<usize>,
+}

@@ -6,6 +6,7 @@ pub mod edit;
 pub mod list;
 pub mod output_tool;
 pub mod read;
+pub mod search;
 
 use std::sync::Arc;
 
@@ -66,6 +67,10 @@ impl Cancel {
     }
     pub fn is_cancelled(&self) -> bool {
         self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+    /// The flag itself, for code that takes an `AtomicBool` (the search engine).
+    pub fn flag(&self) -> &std::sync::atomic::AtomicBool {
+        &self.0
     }
     pub fn check(&self) -> crate::error::ToolResult<()> {
         if self.is_cancelled() {

@@ -10,3 +10,4 @@ mod output;
 mod protocol;
 mod read_tools;
 mod sandbox;
+mod search;
