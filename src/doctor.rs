@@ -96,6 +96,7 @@ fn command_layers(ws: &Workspace, settings: &crate::config::SandboxSettings, str
     let sandbox = crate::sandbox::Sandbox::new(settings, settings.mode, ws.root());
     let run = crate::sandbox::Run {
         argv: vec!["true".into()],
+        report_dir: None,
         cwd: ws.root().to_path_buf(),
         extra_env: &[],
         timeout: std::time::Duration::from_secs(30),

@@ -14,5 +14,7 @@ pub mod search;
 pub mod server;
 pub mod spill;
 pub mod syntax;
+pub mod testparse;
+pub mod testrun;
 pub mod tools;
 pub mod workspace;

@@ -234,6 +234,12 @@ fn build_filesystem(spec: &Spec) -> Result<String, String> {
     }
     mkdir_for(&workspace, &spec.workspace)?;
     bind(&workspace, &spec.workspace, false)?;
+    if let Some(dir) = &spec.report_dir {
+        let fd = open(dir)?;
+        let target = Path::new(super::REPORT_MOUNT);
+        mkdir_for(&fd, target)?;
+        bind(&fd, target, false)?;
+    }
     let mut pinned = Vec::new();
     for p in &spec.protected {
         let fd = open(p)?;

@@ -59,7 +59,13 @@ pub struct Spec {
     pub network: bool,
     pub strict: bool,
     pub rlimits: Rlimits,
+    /// A private host directory bound writable at `REPORT_MOUNT`, for files a runner writes for codebox to read
+    /// back (pytest's JUnit XML). Outside the workspace, so reports never litter it.
+    pub report_dir: Option<PathBuf>,
 }
+
+/// Where `Spec::report_dir` appears inside the sandbox.
+pub const REPORT_MOUNT: &str = "/run/codebox-report";
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct Rlimits {
@@ -128,6 +134,8 @@ pub struct Refusal {
 /// What a caller asks to run.
 pub struct Run<'a> {
     pub argv: Vec<String>,
+    /// See `Spec::report_dir`.
+    pub report_dir: Option<PathBuf>,
     /// Absolute, verified beneath the workspace by the caller.
     pub cwd: PathBuf,
     pub extra_env: &'a [(String, String)],
@@ -155,13 +163,12 @@ impl Sandbox {
         let json = serde_json::to_string(&spec).map_err(|e| refusal(format!("cannot encode the sandbox spec: {e}")))?;
         let (status_r, status_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
             .map_err(|e| refusal(format!("cannot create the status pipe: {e}")))?;
-        // /proc/self/exe names this very binary even if the file on disk was replaced since start.
-        let exe = PathBuf::from("/proc/self/exe");
+        let (exe, helper_arg) = self.helper();
         // Spawned from the unconfined spawner thread: the helper needs mount rights that codebox's own landlock
         // domain would deny it.
         let spawned = self.spawner().run(move || {
             let mut cmd = Command::new(exe);
-            cmd.arg(HELPER_ARG).env_clear().env(SPEC_VAR, json);
+            cmd.args(helper_arg).env_clear().env(SPEC_VAR, json);
             cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
             let w = status_w.as_raw_fd();
             // SAFETY: dup2 is async-signal-safe; it clears FD_CLOEXEC on the new fd so the helper inherits it.

@@ -41,6 +41,8 @@ pub struct Sandbox {
     protected: Vec<PathBuf>,
     base_env: Vec<(String, String)>,
     spawner: super::spawner::Spawner,
+    /// `codebox-sandbox` beside this binary, when installed; else this binary with `__sandbox`.
+    helper_bin: Option<PathBuf>,
 }
 
 impl Sandbox {
@@ -131,6 +133,19 @@ impl Sandbox {
             protected,
             base_env,
             spawner: super::spawner::Spawner::start(),
+            helper_bin: std::env::current_exe()
+                .ok()
+                .and_then(|e| e.parent().map(|d| d.join("codebox-sandbox")))
+                .filter(|p| p.is_file()),
+        }
+    }
+
+    /// The program and arguments that start the sandbox helper.
+    pub(super) fn helper(&self) -> (PathBuf, Option<&'static str>) {
+        match &self.helper_bin {
+            Some(p) => (p.clone(), None),
+            // /proc/self/exe names this very binary even if the file on disk was replaced since start.
+            None => (PathBuf::from("/proc/self/exe"), Some(super::HELPER_ARG)),
         }
     }
 
@@ -185,6 +200,7 @@ impl Sandbox {
             protected,
             network: s.network,
             strict: self.mode == SandboxMode::Strict,
+            report_dir: run.report_dir.clone(),
             rlimits: Rlimits {
                 address_space: s.memory_bytes,
                 file_size: s.file_size_bytes,

@@ -87,8 +87,8 @@ impl<'c> Capture<'c> {
             }
             if !info.complete() {
                 text.push_str(&format!(
-                    "\n[only the first {} of {} bytes are kept for read_output]",
-                    info.stored_bytes, info.total_bytes
+                    "\n[only the first {} of {} bytes (lines 1-{}) are kept: read_output returns nothing after line {}]",
+                    info.stored_bytes, info.total_bytes, info.lines, info.lines
                 ));
             }
             spill_id = Some(info.id);

@@ -15,6 +15,8 @@ pub struct CommandRequest<'a> {
     pub max_output_chars: Option<usize>,
 }
 
+/// Room kept for the status line (exit, duration, stderr lines, sandbox layers) and notes.
+const STATUS_RESERVE: usize = 600;
 /// Most stderr ranges listed in a result; more are summarised.
 const MAX_STDERR_RANGES: usize = 12;
 
@@ -55,9 +57,10 @@ pub fn run_command(
     let budget = ctx.budget(req.max_output_chars)?;
     let cwd = ctx.ws.dir_path(&ctx.ws.path(req.cwd.unwrap_or("."))?)?;
     let argv = vec![s.shell.clone(), "-c".to_string(), req.command.to_string()];
-    let run = Run { argv, cwd, extra_env: &req.env, timeout: Duration::from_secs(timeout) };
+    let run = Run { argv, report_dir: None, cwd, extra_env: &req.env, timeout: Duration::from_secs(timeout) };
 
-    let mut capture = Capture::new(ctx, budget);
+    // The status line and notes come after the shaped output; the whole result stays within the budget.
+    let mut capture = Capture::new(ctx, budget.saturating_sub(STATUS_RESERVE));
     let mut lines = StreamLines::default();
     let outcome = ctx.sandbox.run(&run, cancel, &mut |stream, bytes| {
         lines.observe(stream, bytes);

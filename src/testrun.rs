@@ -1,0 +1,285 @@
+//! Which test runner a project uses, the exact argv to run it, and the parse of what it printed.
+//! Pure: the caller supplies a way to read the project's files and runs the command in the sandbox.
+//! Filters are passed as separate arguments; nothing here builds a shell string.
+
+use std::collections::VecDeque;
+
+use crate::testparse::{self, Parsed};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framework {
+    Cargo,
+    Nextest,
+    Pytest,
+    Go,
+    NodeTest,
+    NpmScript,
+    Make,
+    /// `[tests] command` in codebox.toml or the call's `command`: run by the shell, parsed heuristically.
+    Custom,
+}
+
+impl Framework {
+    pub fn name(self) -> &'static str {
+        match self {
+            Framework::Cargo => "cargo test",
+            Framework::Nextest => "cargo nextest",
+            Framework::Pytest => "pytest",
+            Framework::Go => "go test",
+            Framework::NodeTest => "node --test",
+            Framework::NpmScript => "npm test",
+            Framework::Make => "make test",
+            Framework::Custom => "custom command",
+        }
+    }
+}
+
+/// Looks at the project's marker files. `read(name)` returns a file of the test directory, if it exists.
+pub fn detect(read: &dyn Fn(&str) -> Option<String>, nextest_installed: bool) -> Option<Framework> {
+    if read("Cargo.toml").is_some() {
+        return Some(if nextest_installed { Framework::Nextest } else { Framework::Cargo });
+    }
+    if read("go.mod").is_some() {
+        return Some(Framework::Go);
+    }
+    if let Some(pkg) = read("package.json") {
+        let script = serde_json::from_str::<serde_json::Value>(&pkg)
+            .ok()
+            .and_then(|v| v.pointer("/scripts/test").and_then(|s| s.as_str()).map(str::to_string));
+        return Some(match script {
+            Some(s) if s.contains("node --test") => Framework::NodeTest,
+            Some(s) if !s.contains("no test specified") => Framework::NpmScript,
+            _ => Framework::NodeTest,
+        });
+    }
+    let pytest_markers = ["pytest.ini", "conftest.py", "tox.ini"];
+    let pyproject_says = read("pyproject.toml").is_some_and(|t| t.contains("pytest"));
+    let setup_cfg_says = read("setup.cfg").is_some_and(|t| t.contains("pytest"));
+    if pyproject_says
+        || setup_cfg_says
+        || pytest_markers.iter().any(|m| read(m).is_some())
+        || read("tests/.python").is_some()
+    {
+        return Some(Framework::Pytest);
+    }
+    if read("pyproject.toml").is_some() || read("setup.py").is_some() {
+        return Some(Framework::Pytest);
+    }
+    if read("Makefile").or_else(|| read("makefile")).is_some_and(|m| m.lines().any(|l| l.starts_with("test:"))) {
+        return Some(Framework::Make);
+    }
+    None
+}
+
+/// Where pytest writes its JUnit XML inside the sandbox (the report directory's mount).
+pub const JUNIT_FILE: &str = "junit.xml";
+
+/// The argv for a framework; `filter` becomes one argument in the framework's own syntax.
+pub fn argv(fw: Framework, filter: Option<&str>, report_mount: &str) -> Vec<String> {
+    let mut a: Vec<String> = Vec::new();
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    match fw {
+        Framework::Cargo => {
+            a = s(&["cargo", "test", "--no-fail-fast", "--color", "never", "--message-format=json"]);
+            if let Some(f) = filter {
+                // `--` keeps a filter that starts with `-` from being read as an option.
+                a.extend(s(&["--", "--exact"]).into_iter().filter(|_| false));
+                a.push("--".into());
+                a.push(f.into());
+            }
+        }
+        Framework::Nextest => {
+            a = s(&["cargo", "nextest", "run", "--no-fail-fast", "--color", "never", "--cargo-message-format", "json"]);
+            if let Some(f) = filter {
+                a.push("--".into());
+                a.push(f.into());
+            }
+        }
+        Framework::Pytest => {
+            a = s(&["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "--color=no"]);
+            a.push(format!("--junit-xml={report_mount}/{JUNIT_FILE}"));
+            if let Some(f) = filter {
+                // A node id or a path is positional; anything else is a -k expression.
+                if f.contains("::") || f.ends_with(".py") || f.contains('/') {
+                    a.push("--".into());
+                    a.push(f.into());
+                } else {
+                    a.push("-k".into());
+                    a.push(f.into());
+                }
+            }
+        }
+        Framework::Go => {
+            a = s(&["go", "test", "-json"]);
+            match filter {
+                Some(f) if f.starts_with("./") => a.push(f.into()),
+                Some(f) => {
+                    a.push(format!("-run={f}"));
+                    a.push("./...".into());
+                }
+                None => a.push("./...".into()),
+            }
+        }
+        Framework::NodeTest => {
+            a = s(&["node", "--test", "--test-reporter=tap"]);
+            if let Some(f) = filter {
+                a.push(format!("--test-name-pattern={f}"));
+            }
+        }
+        Framework::NpmScript => {
+            a = s(&["npm", "test", "--silent"]);
+            if let Some(f) = filter {
+                a.push("--".into());
+                a.push(f.into());
+            }
+        }
+        Framework::Make => a = s(&["make", "test"]),
+        Framework::Custom => {}
+    }
+    a
+}
+
+/// Reads what the runner printed (and wrote into the report directory) into counts, failures and build errors.
+pub fn parse(fw: Framework, stdout: &str, stderr: &str, combined: &str, junit: Option<&str>) -> Parsed {
+    match fw {
+        Framework::Cargo => {
+            let mut p = testparse::parse_libtest(combined);
+            let build = testparse::parse_cargo_messages(stdout);
+            if !build.is_empty() {
+                p.build_errors = build;
+            }
+            p
+        }
+        Framework::Nextest => {
+            let mut p = testparse::parse_nextest(combined);
+            let build = testparse::parse_cargo_messages(stdout);
+            if !build.is_empty() {
+                p.build_errors = build;
+            }
+            p
+        }
+        Framework::Pytest => match junit {
+            Some(xml) => {
+                let mut p = testparse::parse_junit(xml);
+                if !p.recognised {
+                    p = testparse::parse_pytest_text(combined);
+                }
+                p
+            }
+            None => testparse::parse_pytest_text(combined),
+        },
+        Framework::Go => testparse::parse_go_json(stdout, stderr),
+        Framework::NodeTest => testparse::parse_tap(combined),
+        Framework::NpmScript | Framework::Make | Framework::Custom => {
+            // Whatever the script runs underneath, its output often has a known shape.
+            for parser in [testparse::parse_libtest, testparse::parse_pytest_text, testparse::parse_tap] {
+                let p = parser(combined);
+                if p.recognised {
+                    return p;
+                }
+            }
+            testparse::parse_generic(combined)
+        }
+    }
+}
+
+/// Remembers the failure signatures of recent runs, to notice a loop: the same failures, with the same
+/// messages, three runs in a row.
+#[derive(Debug, Default)]
+pub struct RepeatTracker {
+    recent: VecDeque<String>,
+}
+
+/// How many identical failing runs in a row make a loop worth pointing out.
+pub const REPEAT_THRESHOLD: usize = 3;
+
+impl RepeatTracker {
+    /// Records this run; returns how many runs in a row (this one included) failed the same way.
+    pub fn record(&mut self, signature: Option<String>) -> usize {
+        let Some(sig) = signature else {
+            self.recent.clear();
+            return 0;
+        };
+        self.recent.push_back(sig.clone());
+        while self.recent.len() > REPEAT_THRESHOLD {
+            self.recent.pop_front();
+        }
+        self.recent.iter().rev().take_while(|s| **s == sig).count()
+    }
+}
+
+/// A run's failure signature: the sorted failing ids with the first line of each message, or of each build
+/// error. None when nothing failed.
+pub fn signature(p: &Parsed) -> Option<String> {
+    let mut parts: Vec<String> = p
+        .failures
+        .iter()
+        .map(|f| format!("{}|{}", f.id, f.message.lines().next().unwrap_or("")))
+        .chain(
+            p.build_errors
+                .iter()
+                .map(|b| format!("{:?}:{:?}|{}", b.file, b.line, b.message.lines().next().unwrap_or(""))),
+        )
+        .collect();
+    if parts.is_empty() {
+        return None;
+    }
+    parts.sort();
+    Some(parts.join("\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files<'a>(names: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |n| names.iter().find(|(k, _)| *k == n).map(|(_, v)| v.to_string())
+    }
+
+    #[test]
+    fn detects_each_framework() {
+        assert_eq!(detect(&files(&[("Cargo.toml", "")]), false), Some(Framework::Cargo));
+        assert_eq!(detect(&files(&[("Cargo.toml", "")]), true), Some(Framework::Nextest));
+        assert_eq!(detect(&files(&[("go.mod", "")]), true), Some(Framework::Go));
+        assert_eq!(
+            detect(&files(&[("package.json", r#"{"scripts":{"test":"node --test"}}"#)]), true),
+            Some(Framework::NodeTest)
+        );
+        assert_eq!(
+            detect(&files(&[("package.json", r#"{"scripts":{"test":"jest"}}"#)]), true),
+            Some(Framework::NpmScript)
+        );
+        assert_eq!(detect(&files(&[("conftest.py", "")]), true), Some(Framework::Pytest));
+        assert_eq!(detect(&files(&[("pyproject.toml", "[tool.pytest.ini_options]")]), true), Some(Framework::Pytest));
+        assert_eq!(detect(&files(&[("Makefile", "all:\n\ttrue\ntest:\n\ttrue\n")]), true), Some(Framework::Make));
+        assert_eq!(detect(&files(&[("README", "")]), true), None);
+    }
+
+    #[test]
+    fn filters_are_single_arguments_never_shell_text() {
+        let evil = "x; touch /tmp/canary";
+        for fw in [
+            Framework::Cargo,
+            Framework::Nextest,
+            Framework::Pytest,
+            Framework::Go,
+            Framework::NodeTest,
+            Framework::NpmScript,
+        ] {
+            let a = argv(fw, Some(evil), "/r");
+            assert!(a.iter().any(|x| x.ends_with(evil)), "{fw:?}: {a:?}");
+            assert!(!a.iter().any(|x| x == "-c"), "{fw:?} must not go through a shell");
+        }
+    }
+
+    #[test]
+    fn three_identical_failing_runs_in_a_row_are_a_loop() {
+        let mut t = RepeatTracker::default();
+        assert_eq!(t.record(Some("a".into())), 1);
+        assert_eq!(t.record(Some("a".into())), 2);
+        assert_eq!(t.record(Some("a".into())), 3);
+        assert_eq!(t.record(Some("b".into())), 1);
+        assert_eq!(t.record(None), 0);
+        assert_eq!(t.record(Some("b".into())), 1);
+    }
+}
