@@ -16,6 +16,22 @@ pub struct Config {
     pub http: HttpConfig,
     pub output: OutputSettings,
     pub sandbox: SandboxSettings,
+    pub tests: TestSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TestSettings {
+    /// A shell command that runs the tests, instead of the detected runner.
+    pub command: Option<String>,
+    /// Wall-clock limit of one test run, in seconds (at most sandbox.max_timeout_secs).
+    pub timeout_secs: u64,
+}
+
+impl Default for TestSettings {
+    fn default() -> Self {
+        TestSettings { command: None, timeout_secs: 600 }
+    }
 }
 
 /// How commands are confined. See SECURITY.md for what each layer stops.
@@ -125,6 +141,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             output: OutputSettings::default(),
             sandbox: SandboxSettings::default(),
+            tests: TestSettings::default(),
         }
     }
 }
@@ -209,6 +226,9 @@ impl Config {
         }
         if self.sandbox.timeout_secs == 0 || self.sandbox.timeout_secs > self.sandbox.max_timeout_secs {
             return Err("sandbox.timeout_secs must be between 1 and sandbox.max_timeout_secs".into());
+        }
+        if self.tests.timeout_secs == 0 || self.tests.timeout_secs > self.sandbox.max_timeout_secs {
+            return Err("tests.timeout_secs must be between 1 and sandbox.max_timeout_secs".into());
         }
         for p in &self.sandbox.protected {
             if p.starts_with('/') || p.split('/').any(|c| c == "..") {

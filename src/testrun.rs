@@ -82,8 +82,7 @@ pub fn argv(fw: Framework, filter: Option<&str>, report_mount: &str) -> Vec<Stri
         Framework::Cargo => {
             a = s(&["cargo", "test", "--no-fail-fast", "--color", "never", "--message-format=json"]);
             if let Some(f) = filter {
-                // `--` keeps a filter that starts with `-` from being read as an option.
-                a.extend(s(&["--", "--exact"]).into_iter().filter(|_| false));
+                // After `--`, the filter goes to every test binary as its name filter.
                 a.push("--".into());
                 a.push(f.into());
             }

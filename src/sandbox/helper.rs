@@ -162,9 +162,30 @@ fn init(spec: &Spec, mut s: Setup, have_ns: bool) -> ! {
     // pipe included (the helper keeps its own copy for the exit report).
     // SAFETY: close_range on fds this process owns.
     unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
-    let err = nix::unistd::execvpe(&argv[0], &argv, &envp).err();
+    // execvpe searches the caller's PATH, and the helper's own environment is empty: resolve against the
+    // command's PATH instead.
+    let program = resolve_program(&spec.argv[0], &spec.env);
+    let err = match CString::new(program.as_os_str().as_encoded_bytes()) {
+        Ok(p) => nix::unistd::execve(&p, &argv, &envp).err(),
+        Err(_) => Some(nix::errno::Errno::EINVAL),
+    };
     eprintln!("codebox: cannot run {:?}: {}", spec.argv[0], err.map(|e| e.desc()).unwrap_or("unknown error"));
     std::process::exit(127)
+}
+
+/// `name` as execvp would find it on the command's PATH (a name with a `/` is used as it is).
+fn resolve_program(name: &str, env: &[(String, String)]) -> PathBuf {
+    if name.contains('/') {
+        return PathBuf::from(name);
+    }
+    let path = env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.as_str()).unwrap_or("/usr/bin:/bin");
+    for dir in path.split(':').filter(|d| !d.is_empty()) {
+        let candidate = Path::new(dir).join(name);
+        if nix::unistd::access(&candidate, nix::unistd::AccessFlags::X_OK).is_ok() && candidate.is_file() {
+            return candidate;
+        }
+    }
+    PathBuf::from(name)
 }
 
 /// The filesystem view: private tmpfs on /tmp, /run, /dev/shm and home; a minimal /dev; an empty read-only /sys;
@@ -180,6 +201,7 @@ fn build_filesystem(spec: &Spec) -> Result<String, String> {
             .map_err(|e| format!("open {}: {}", p.display(), e.desc()))
     };
     let workspace = open(&spec.workspace)?;
+    let report = spec.report_dir.as_deref().map(open).transpose()?;
     let mut rebinds: Vec<(OwnedFd, &PathBuf)> = Vec::new();
     for p in &spec.rebind {
         rebinds.push((open(p)?, p));
@@ -234,11 +256,10 @@ fn build_filesystem(spec: &Spec) -> Result<String, String> {
     }
     mkdir_for(&workspace, &spec.workspace)?;
     bind(&workspace, &spec.workspace, false)?;
-    if let Some(dir) = &spec.report_dir {
-        let fd = open(dir)?;
+    if let Some(fd) = &report {
         let target = Path::new(super::REPORT_MOUNT);
-        mkdir_for(&fd, target)?;
-        bind(&fd, target, false)?;
+        mkdir_for(fd, target)?;
+        bind(fd, target, false)?;
     }
     let mut pinned = Vec::new();
     for p in &spec.protected {

@@ -382,6 +382,42 @@ capped, sorted by path.",
         })
         .await
     }
+
+    #[tool(
+        name = "run_tests",
+        description = "Run the project's tests in the sandbox (cargo, pytest, go, node, npm, make; detected). \
+Returns status, counts and each failure with file:line and a trimmed message, or the build errors.",
+        input_schema = schema::input::<RunTestsParams>(),
+        output_schema = schema::output::<RunTestsOutput>(),
+        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn run_tests(
+        &self,
+        Parameters(args): Parameters<JsonObject>,
+        ct: CancellationToken,
+        rc: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let p: RunTestsParams = match parse("run_tests", args) {
+            Ok(p) => p,
+            Err(e) => return e,
+        };
+        let ctx = self.ctx.clone();
+        let structured = Arc::new(Mutex::new(None));
+        let slot = structured.clone();
+        let mut result = blocking_with_progress(ct, &rc, move |cancel, progress| {
+            let req = tools::run_tests::TestRequest {
+                path: p.path.as_deref(),
+                filter: p.filter.as_deref(),
+                command: p.command.as_deref(),
+            };
+            let (report, text) = tools::run_tests::run_tests(&ctx, &req, cancel, progress)?;
+            *slot.lock().unwrap_or_else(|e| e.into_inner()) = serde_json::to_value(&report).ok();
+            Ok(text)
+        })
+        .await;
+        result.structured_content = structured.lock().unwrap_or_else(|e| e.into_inner()).take();
+        result
+    }
 }
 
 /// Spilled outputs are resources: `codebox://output/<id>` returns the whole kept output as text.

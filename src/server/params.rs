@@ -129,3 +129,52 @@ pub struct SearchParams {
     pub include_ignored: Option<bool>,
     pub max_output_chars: Option<usize>,
 }
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunTestsParams {
+    /// Project directory (default: the root).
+    pub path: Option<String>,
+    /// A test name or path, in the runner's own syntax.
+    pub filter: Option<String>,
+    /// Shell command instead of the detected runner.
+    pub command: Option<String>,
+}
+
+/// The shape of run_tests' structuredContent (mirrors `tools::run_tests::TestRun`; a test keeps them in step).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[allow(dead_code)]
+pub struct RunTestsOutput {
+    /// passed, failed, error (build/collection), timeout.
+    pub status: String,
+    pub framework: String,
+    pub command: Vec<String>,
+    pub passed: u64,
+    pub failed: u64,
+    pub skipped: u64,
+    pub errors: u64,
+    pub duration_ms: u64,
+    pub failures: Vec<TestFailureOut>,
+    pub build_errors: Vec<BuildErrorOut>,
+    pub omitted: usize,
+    pub output_id: Option<String>,
+    pub same_failures_runs: usize,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[allow(dead_code)]
+pub struct TestFailureOut {
+    pub id: String,
+    pub file: Option<String>,
+    pub line: Option<u32>,
+    pub message: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[allow(dead_code)]
+pub struct BuildErrorOut {
+    pub file: Option<String>,
+    pub line: Option<u32>,
+    pub column: Option<u32>,
+    pub message: String,
+}

@@ -63,9 +63,18 @@ impl<'c> Capture<'c> {
     }
 
     /// The shaped text; the spill entry is kept only when something was cut.
-    pub fn finish(mut self) -> Captured {
+    pub fn finish(self) -> Captured {
+        self.finish_inner(false)
+    }
+
+    /// The shaped text, with the full output always kept (a test run's log is worth reading even when short).
+    pub fn finish_keep(self) -> Captured {
+        self.finish_inner(true)
+    }
+
+    fn finish_inner(mut self, keep: bool) -> Captured {
         let small = self.writer.is_none() && self.pending.len() <= self.ctx.output.max_chars().min(1000);
-        if !small {
+        if !small || keep {
             // The marker must name the id, so the entry exists before shaping ends; it is discarded if unused.
             self.open_spill();
         }
@@ -77,11 +86,11 @@ impl<'c> Capture<'c> {
         let shaped = self.shaper.finish(&rest);
         let mut text = shaped.text.clone();
         let mut spill_id = None;
-        if shaped.truncated()
+        if (shaped.truncated() || keep)
             && let Some(w) = self.writer.take()
         {
             let info = w.commit();
-            if shaped.omitted.is_none() {
+            if shaped.omitted.is_none() && shaped.truncated() {
                 // Only lines were clipped: say where the whole of them is.
                 text.push_str(&format!("\n[long lines were clipped; full output: read_output(id=\"{}\")]", info.id));
             }

@@ -6,6 +6,7 @@ pub mod edit;
 pub mod list;
 pub mod output_tool;
 pub mod read;
+pub mod run_tests;
 pub mod search;
 
 use std::sync::Arc;
@@ -24,6 +25,8 @@ pub struct Context {
     pub spill: Arc<SpillStore>,
     pub sandbox: Arc<crate::sandbox::Sandbox>,
     pub history: Arc<crate::history::History>,
+    /// Recent failure signatures per test directory, for the repeated-failure signal.
+    pub repeats: Arc<std::sync::Mutex<std::collections::HashMap<String, crate::testrun::RepeatTracker>>>,
 }
 
 impl Context {
@@ -108,6 +111,7 @@ impl Context {
             spill: Arc::new(spill),
             sandbox: Arc::new(sandbox),
             history: Arc::new(crate::history::History::open(&root_real)),
+            repeats: Default::default(),
         })
     }
 }

@@ -9,5 +9,6 @@ mod http;
 mod output;
 mod protocol;
 mod read_tools;
+mod run_tests;
 mod sandbox;
 mod search;
