@@ -418,6 +418,68 @@ Returns status, counts and each failure with file:line and a trimmed message, or
         result.structured_content = structured.lock().unwrap_or_else(|e| e.into_inner()).take();
         result
     }
+
+    #[tool(
+        name = "git_status",
+        description = "git status: branch and changed files.",
+        input_schema = schema::input::<GitStatusParams>(),
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn git_status(&self, Parameters(args): Parameters<JsonObject>, ct: CancellationToken) -> CallToolResult {
+        if let Err(e) = parse::<GitStatusParams>("git_status", args) {
+            return e;
+        }
+        let ctx = self.ctx.clone();
+        blocking(ct, move |cancel| tools::git::status(&ctx, cancel)).await
+    }
+
+    #[tool(
+        name = "git_diff",
+        description = "git diff of the working tree (or the index with staged), optionally for one path.",
+        input_schema = schema::input::<GitDiffParams>(),
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn git_diff(&self, Parameters(args): Parameters<JsonObject>, ct: CancellationToken) -> CallToolResult {
+        let p: GitDiffParams = match parse("git_diff", args) {
+            Ok(p) => p,
+            Err(e) => return e,
+        };
+        let ctx = self.ctx.clone();
+        blocking(ct, move |cancel| {
+            tools::git::diff(&ctx, p.path.as_deref(), p.staged.unwrap_or(false), p.max_output_chars, cancel)
+        })
+        .await
+    }
+
+    #[tool(
+        name = "git_commit",
+        description = "Stage and commit the given paths (default: every change) with a message.",
+        input_schema = schema::input::<GitCommitParams>(),
+        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = false)
+    )]
+    async fn git_commit(&self, Parameters(args): Parameters<JsonObject>, ct: CancellationToken) -> CallToolResult {
+        let p: GitCommitParams = match parse("git_commit", args) {
+            Ok(p) => p,
+            Err(e) => return e,
+        };
+        let ctx = self.ctx.clone();
+        blocking(ct, move |cancel| tools::git::commit(&ctx, &p.message, &p.paths.unwrap_or_default(), cancel)).await
+    }
+
+    #[tool(
+        name = "git_branch",
+        description = "Create a branch and switch to it (or switch, if it exists).",
+        input_schema = schema::input::<GitBranchParams>(),
+        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn git_branch(&self, Parameters(args): Parameters<JsonObject>, ct: CancellationToken) -> CallToolResult {
+        let p: GitBranchParams = match parse("git_branch", args) {
+            Ok(p) => p,
+            Err(e) => return e,
+        };
+        let ctx = self.ctx.clone();
+        blocking(ct, move |cancel| tools::git::branch(&ctx, &p.name, cancel)).await
+    }
 }
 
 /// Spilled outputs are resources: `codebox://output/<id>` returns the whole kept output as text.

@@ -178,3 +178,30 @@ pub struct BuildErrorOut {
     pub column: Option<u32>,
     pub message: String,
 }
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GitStatusParams {}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GitDiffParams {
+    pub path: Option<String>,
+    /// The index instead of the working tree.
+    pub staged: Option<bool>,
+    pub max_output_chars: Option<usize>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GitCommitParams {
+    pub message: String,
+    /// Only these (default: every change).
+    pub paths: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GitBranchParams {
+    pub name: String,
+}

@@ -58,11 +58,29 @@ pub fn run_command(
     let cwd = ctx.ws.dir_path(&ctx.ws.path(req.cwd.unwrap_or("."))?)?;
     let argv = vec![s.shell.clone(), "-c".to_string(), req.command.to_string()];
     let run = Run { argv, report_dir: None, cwd, extra_env: &req.env, timeout: Duration::from_secs(timeout) };
+    Ok(execute(ctx, &run, budget, cancel, progress)?.text)
+}
 
+/// A finished sandboxed run, rendered: the shaped output, then one status line.
+pub struct Executed {
+    pub exit: Exit,
+    pub text: String,
+}
+
+/// Runs `run` in the sandbox and renders its result within `budget`: the one path every tool that starts a
+/// program (run_command, the git tools) takes.
+pub fn execute(
+    ctx: &Context,
+    run: &Run<'_>,
+    budget: usize,
+    cancel: &Cancel,
+    progress: &Progress,
+) -> ToolResult<Executed> {
+    let s = ctx.sandbox.settings();
     // The status line and notes come after the shaped output; the whole result stays within the budget.
     let mut capture = Capture::new(ctx, budget.saturating_sub(STATUS_RESERVE));
     let mut lines = StreamLines::default();
-    let outcome = ctx.sandbox.run(&run, cancel, &mut |stream, bytes| {
+    let outcome = ctx.sandbox.run(run, cancel, &mut |stream, bytes| {
         lines.observe(stream, bytes);
         progress.add(bytes);
         capture.push(bytes);
@@ -99,7 +117,7 @@ pub fn run_command(
     if ctx.sandbox.is_off() {
         out.push_str("\n[WARNING: sandbox OFF (--sandbox off): this command ran with your user's full rights]");
     }
-    Ok(out)
+    Ok(Executed { exit: outcome.exit, text: out })
 }
 
 /// One word per enforced layer, and what was skipped, so every result says how it was confined.

@@ -3,6 +3,7 @@
 pub mod capture;
 pub mod command;
 pub mod edit;
+pub mod git;
 pub mod list;
 pub mod output_tool;
 pub mod read;
@@ -27,6 +28,8 @@ pub struct Context {
     pub history: Arc<crate::history::History>,
     /// Recent failure signatures per test directory, for the repeated-failure signal.
     pub repeats: Arc<std::sync::Mutex<std::collections::HashMap<String, crate::testrun::RepeatTracker>>>,
+    /// Name and email for commits, read from the user's git config at start (the sandbox hides it).
+    pub git_identity: (String, String),
 }
 
 impl Context {
@@ -112,6 +115,7 @@ impl Context {
             sandbox: Arc::new(sandbox),
             history: Arc::new(crate::history::History::open(&root_real)),
             repeats: Default::default(),
+            git_identity: git::identity_from_config(),
         })
     }
 }

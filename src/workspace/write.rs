@@ -227,6 +227,12 @@ impl Workspace {
         Ok((Written { rel: place.rel, created: before.is_none(), version }, before))
     }
 
+    /// `p` normalised (`a/../b` → `b`) for handing to a program as text; refused if it climbs above the root.
+    /// Symlinks are the program's business then: it runs in the sandbox, which confines what it can reach.
+    pub fn lexical_inside(&self, p: &WorkspacePath) -> ToolResult<PathBuf> {
+        Self::lexical(p).ok_or_else(|| self.outside(&p.display()))
+    }
+
     /// The path relative to the root that `p` resolves to now, if it exists.
     pub fn resolved_rel(&self, p: &WorkspacePath) -> Option<PathBuf> {
         let fd = self.resolver.open(self.root_fd.as_fd(), &p.rel, OFlag::O_PATH, Mode::empty()).ok()?;

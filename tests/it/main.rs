@@ -5,6 +5,7 @@ mod harness;
 
 mod edit;
 mod files;
+mod git;
 mod http;
 mod output;
 mod protocol;

@@ -1,0 +1,189 @@
+//! git_status, git_diff, git_commit, git_branch: git run through the sandbox, with arguments that can never
+//! become options and a repository configuration that cannot start programs outside the sandbox.
+
+use std::time::Duration;
+
+use crate::error::{ToolError, ToolResult};
+use crate::sandbox::Run;
+use crate::tools::command::execute;
+use crate::tools::{Cancel, Context, Progress};
+
+/// Settings every git call gets: no pager, no fsmonitor daemon, no external diff or textconv programs, no
+/// prompts, no colour. Whatever the repository's config says, git runs inside the sandbox; these switch off the
+/// program hooks that make no sense for an agent (hooks themselves run, confined, as the user installed them).
+const GIT_SAFETY: &[&str] = &[
+    "-c",
+    "core.pager=cat",
+    "-c",
+    "core.fsmonitor=false",
+    "-c",
+    "core.editor=true",
+    "-c",
+    "color.ui=false",
+    "-c",
+    "diff.external=",
+    "-c",
+    "credential.helper=",
+    "-c",
+    "core.askPass=",
+];
+
+const GIT_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn git(ctx: &Context, args: &[&str], cancel: &Cancel, budget: usize) -> ToolResult<(bool, String)> {
+    let mut argv: Vec<String> = vec!["git".into(), "--no-pager".into()];
+    argv.extend(GIT_SAFETY.iter().map(|s| s.to_string()));
+    argv.extend(args.iter().map(|s| s.to_string()));
+    let mut env: Vec<(String, String)> =
+        vec![("GIT_TERMINAL_PROMPT".into(), "0".into()), ("GIT_OPTIONAL_LOCKS".into(), "0".into())];
+    // The user's identity lives in ~/.gitconfig, which the sandbox hides; codebox read it at start.
+    let (name, email) = ctx.git_identity.clone();
+    for k in ["GIT_AUTHOR_NAME", "GIT_COMMITTER_NAME"] {
+        env.push((k.into(), name.clone()));
+    }
+    for k in ["GIT_AUTHOR_EMAIL", "GIT_COMMITTER_EMAIL"] {
+        env.push((k.into(), email.clone()));
+    }
+    let run = Run { argv, report_dir: None, cwd: ctx.ws.root().to_path_buf(), extra_env: &env, timeout: GIT_TIMEOUT };
+    let done = execute(ctx, &run, budget, cancel, &Progress::default())?;
+    Ok((matches!(done.exit, crate::sandbox::Exit::Code(0)), done.text))
+}
+
+/// A path argument: checked by the workspace (never outside it), then passed after `--` as relative text.
+fn rel_path(ctx: &Context, p: &str) -> ToolResult<String> {
+    let wp = ctx.ws.path(p)?;
+    let rel = ctx.ws.lexical_inside(&wp)?;
+    Ok(if rel.as_os_str().is_empty() { ".".into() } else { rel.to_string_lossy().into_owned() })
+}
+
+pub fn status(ctx: &Context, cancel: &Cancel) -> ToolResult<String> {
+    Ok(git(ctx, &["status", "--short", "--branch", "--untracked-files=all"], cancel, ctx.budget(None)?)?.1)
+}
+
+pub fn diff(
+    ctx: &Context,
+    path: Option<&str>,
+    staged: bool,
+    max_output_chars: Option<usize>,
+    cancel: &Cancel,
+) -> ToolResult<String> {
+    let mut args = vec!["diff", "--no-color", "--no-ext-diff", "--no-textconv", "--stat", "--patch"];
+    if staged {
+        args.push("--cached");
+    }
+    let p;
+    args.push("--");
+    if let Some(path) = path {
+        p = rel_path(ctx, path)?;
+        args.push(&p);
+    }
+    Ok(git(ctx, &args, cancel, ctx.budget(max_output_chars)?)?.1)
+}
+
+pub fn commit(ctx: &Context, message: &str, paths: &[String], cancel: &Cancel) -> ToolResult<String> {
+    if message.trim().is_empty() {
+        return Err(ToolError::invalid("message is empty; say what the change does"));
+    }
+    let rels: Vec<String> = paths.iter().map(|p| rel_path(ctx, p)).collect::<ToolResult<_>>()?;
+    let budget = ctx.budget(None)?;
+    let mut add: Vec<&str> = vec!["add"];
+    if rels.is_empty() {
+        add.push("--all");
+    }
+    add.push("--");
+    add.extend(rels.iter().map(String::as_str));
+    let (ok, text) = git(ctx, &add, cancel, budget)?;
+    if !ok {
+        return Err(ToolError::invalid(format!("git add failed, nothing committed:\n{text}")));
+    }
+    // `--message=` keeps a message that starts with `-` a message.
+    let msg = format!("--message={message}");
+    let mut args: Vec<&str> = vec!["commit", &msg];
+    if !rels.is_empty() {
+        args.push("--");
+        args.extend(rels.iter().map(String::as_str));
+    }
+    let (ok, text) = git(ctx, &args, cancel, budget)?;
+    if !ok {
+        return Err(ToolError::invalid(format!("git commit failed:\n{text}")));
+    }
+    Ok(text)
+}
+
+/// Refuses names git would read as options or refuse anyway, so the error is clear and early.
+fn check_branch_name(name: &str) -> ToolResult<()> {
+    let bad = name.is_empty()
+        || name.starts_with('-')
+        || name.starts_with('/')
+        || name.ends_with('/')
+        || name.ends_with(".lock")
+        || name.ends_with('.')
+        || name.contains("..")
+        || name.contains("@{")
+        || name.contains("//")
+        || name == "@"
+        || name.chars().any(|c| c.is_control() || c.is_whitespace() || "~^:?*[\\".contains(c));
+    if bad {
+        return Err(ToolError::invalid(format!(
+            "{name:?} is not a valid branch name (no leading '-', spaces, '..', '~^:?*[\\\\', or trailing '.lock')"
+        )));
+    }
+    Ok(())
+}
+
+pub fn branch(ctx: &Context, name: &str, cancel: &Cancel) -> ToolResult<String> {
+    check_branch_name(name)?;
+    let budget = ctx.budget(None)?;
+    let (ok, text) = git(ctx, &["switch", "--create", name], cancel, budget)?;
+    if ok {
+        return Ok(text);
+    }
+    if text.contains("already exists") {
+        let (ok, text) = git(ctx, &["switch", name], cancel, budget)?;
+        if ok {
+            return Ok(format!("branch {name:?} already existed; switched to it\n{text}"));
+        }
+        return Err(ToolError::invalid(format!("cannot switch to {name:?}:\n{text}")));
+    }
+    Err(ToolError::invalid(format!("cannot create branch {name:?}:\n{text}")))
+}
+
+/// The identity for commits: `[user]` of ~/.gitconfig (or $XDG_CONFIG_HOME/git/config), else codebox's own.
+pub fn identity_from_config() -> (String, String) {
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let xdg = std::env::var_os("XDG_CONFIG_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| home.as_ref().map(|h| h.join(".config")));
+    let mut name = None;
+    let mut email = None;
+    for f in [home.map(|h| h.join(".gitconfig")), xdg.map(|x| x.join("git/config"))].into_iter().flatten() {
+        let Ok(text) = std::fs::read_to_string(f) else { continue };
+        let mut in_user = false;
+        for line in text.lines() {
+            let l = line.trim();
+            if l.starts_with('[') {
+                in_user = l.eq_ignore_ascii_case("[user]");
+            } else if in_user && let Some((k, v)) = l.split_once('=') {
+                match k.trim() {
+                    "name" if name.is_none() => name = Some(v.trim().trim_matches('"').to_string()),
+                    "email" if email.is_none() => email = Some(v.trim().trim_matches('"').to_string()),
+                    _ => {}
+                }
+            }
+        }
+    }
+    (name.unwrap_or_else(|| "codebox".into()), email.unwrap_or_else(|| "codebox@localhost".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn branch_names_that_could_be_options_are_refused() {
+        for bad in ["-f", "--upload-pack=x", "a b", "a..b", "x.lock", "", "a~1", "@{u}"] {
+            assert!(super::check_branch_name(bad).is_err(), "{bad}");
+        }
+        for good in ["fix/bug-12", "feature_x", "v1.2"] {
+            assert!(super::check_branch_name(good).is_ok(), "{good}");
+        }
+    }
+}

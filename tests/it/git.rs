@@ -1,0 +1,104 @@
+//! Issue 8, the git tools: status, diff, commit and branch through the sandbox; arguments that try to become
+//! options (F13); a hostile `.git/config` and hook that must not reach outside the sandbox.
+
+use std::process::Command;
+
+use serde_json::json;
+
+use crate::harness::*;
+
+fn git(root: &std::path::Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main"])
+        .args(args)
+        .current_dir(root)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn repo() -> Project {
+    let p = Project::new();
+    git(&p.root, &["init", "-q"]);
+    p.write("a.txt", "one\n");
+    git(&p.root, &["add", "-A"]);
+    git(&p.root, &["commit", "-qm", "initial"]);
+    p
+}
+
+#[tokio::test]
+async fn status_diff_commit_and_branch() {
+    let p = repo();
+    let c = stdio(&p.root, &[]).await;
+    p.write("a.txt", "two\n");
+    p.write("new.txt", "fresh\n");
+    let st = ok(&c, "git_status", json!({})).await;
+    assert!(st.contains("## main") && st.contains(" M a.txt") && st.contains("?? new.txt"), "{st}");
+    let d = ok(&c, "git_diff", json!({})).await;
+    assert!(d.contains("-one\n+two"), "{d}");
+    assert!(ok(&c, "git_diff", json!({"staged": true})).await.starts_with("[exit 0"), "nothing staged yet");
+    let br = ok(&c, "git_branch", json!({"name": "fix/thing"})).await;
+    assert!(br.contains("fix/thing"), "{br}");
+    // A message that looks like an option is a message.
+    let msg = "--amend";
+    ok(&c, "git_commit", json!({"message": msg, "paths": ["a.txt"]})).await;
+    assert_eq!(git(&p.root, &["log", "-1", "--format=%s"]).trim(), msg);
+    assert_eq!(git(&p.root, &["rev-parse", "--abbrev-ref", "HEAD"]).trim(), "fix/thing");
+    assert!(git(&p.root, &["status", "--short"]).contains("?? new.txt"), "only the named path was committed");
+    ok(&c, "git_commit", json!({"message": "add the rest"})).await;
+    assert!(git(&p.root, &["status", "--short"]).is_empty());
+    let back = ok(&c, "git_branch", json!({"name": "main"})).await;
+    assert!(back.contains("already existed"), "{back}");
+}
+
+#[tokio::test]
+async fn f13_arguments_never_become_options() {
+    let p = repo();
+    let c = stdio(&p.root, &[]).await;
+    for name in ["--upload-pack=touch /tmp/x", "-f", "a b", "x..y"] {
+        assert!(err(&c, "git_branch", json!({"name": name})).await.contains("not a valid branch name"), "{name}");
+    }
+    let probe = p.outside.join("diff-output");
+    // A path that looks like an option goes after `--`: a pathspec, not `--output=`.
+    let out = call(&c, "git_diff", json!({"path": format!("--output={}", probe.display())})).await;
+    assert!(out.is_error || !probe.exists(), "{}", out.text);
+    assert!(!probe.exists());
+    assert!(
+        err(&c, "git_commit", json!({"message": "x", "paths": ["../outside/canary.txt"]}))
+            .await
+            .contains("outside the workspace")
+    );
+    p.assert_canary_intact();
+}
+
+#[tokio::test]
+async fn a_hostile_repository_config_and_hook_stay_inside_the_sandbox() {
+    let p = repo();
+    let marks: Vec<std::path::PathBuf> =
+        ["pager", "fsmonitor", "external", "hook"].iter().map(|n| p.outside.join(n)).collect();
+    let cfg = format!(
+        "[core]\n\tpager = touch {}\n\tfsmonitor = touch {}\n[diff]\n\texternal = touch {}\n",
+        marks[0].display(),
+        marks[1].display(),
+        marks[2].display()
+    );
+    let mut config = std::fs::read_to_string(p.root.join(".git/config")).unwrap();
+    config.push_str(&cfg);
+    std::fs::write(p.root.join(".git/config"), config).unwrap();
+    let hook = p.root.join(".git/hooks/pre-commit");
+    std::fs::write(&hook, format!("#!/bin/sh\ntouch {} || true\necho hook-ran > hook-ran.txt\n", marks[3].display()))
+        .unwrap();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut std::fs::metadata(&hook).unwrap().permissions(), 0o755);
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let c = stdio(&p.root, &[]).await;
+    p.write("a.txt", "changed\n");
+    ok(&c, "git_status", json!({})).await;
+    ok(&c, "git_diff", json!({})).await;
+    ok(&c, "git_commit", json!({"message": "with a hook"})).await;
+    // The user's hook ran, confined: it wrote inside the workspace and could not write outside.
+    assert!(p.root.join("hook-ran.txt").exists(), "the hook ran inside the sandbox");
+    for m in &marks {
+        assert!(!m.exists(), "{} was created outside the sandbox", m.display());
+    }
+}
