@@ -31,8 +31,11 @@ pub struct Failure {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct BuildError {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub column: Option<u32>,
     pub message: String,
 }

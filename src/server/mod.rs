@@ -162,8 +162,7 @@ Run a shell command (bash -c) in the workspace; returns the output cut to a budg
 
     #[tool(
         name = "read_file",
-        description = "Read a file as numbered lines, a window at a time; says the line count, the version and the \
-call for the next part.",
+        description = "Read a file as numbered lines, a window at a time, with its line count and version.",
         input_schema = schema::input::<ReadFileParams>(),
         annotations(read_only_hint = true, open_world_hint = false)
     )]
@@ -385,10 +384,10 @@ capped, sorted by path.",
 
     #[tool(
         name = "run_tests",
-        description = "Run the project's tests in the sandbox (cargo, pytest, go, node, npm, make; detected). \
-Returns status, counts and each failure with file:line and a trimmed message, or the build errors.",
+        description = "Run the project's tests in the sandbox (runner detected). Returns status, counts, each \
+failure with file:line and message, or the build errors.",
         input_schema = schema::input::<RunTestsParams>(),
-        output_schema = schema::output::<RunTestsOutput>(),
+        output_schema = schema::input::<RunTestsOutput>(),
         annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn run_tests(

@@ -145,7 +145,6 @@ pub struct RunTestsParams {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[allow(dead_code)]
 pub struct RunTestsOutput {
-    /// passed, failed, error (build/collection), timeout.
     pub status: String,
     pub framework: String,
     pub command: Vec<String>,

@@ -10,26 +10,19 @@ use serde_json::Value;
 
 /// The input schema of a parameter type, compacted. Panics only on a type that is not an object: a bug
 /// in this crate that the schema test catches, never a runtime condition.
+/// Also used for output schemas: the result types never serialise `null` (absent fields are left out), so a
+/// nullable type would only cost tokens.
 pub fn input<T: JsonSchema>() -> Arc<JsonObject> {
-    generate::<T>(true)
-}
-
-/// The output schema of a result type. Nullable fields stay nullable: clients validate structuredContent.
-pub fn output<T: JsonSchema>() -> Arc<JsonObject> {
-    generate::<T>(false)
-}
-
-fn generate<T: JsonSchema>(collapse_null: bool) -> Arc<JsonObject> {
     let schema = schemars::generate::SchemaSettings::draft2020_12().into_generator().into_root_schema_for::<T>();
     let mut value = serde_json::to_value(schema).expect("schemas serialize");
-    compact(&mut value, collapse_null);
+    compact(&mut value);
     match value {
         Value::Object(map) => Arc::new(map),
         other => panic!("input schema for {} is not an object: {other}", std::any::type_name::<T>()),
     }
 }
 
-fn compact(v: &mut Value, collapse_null: bool) {
+fn compact(v: &mut Value) {
     match v {
         Value::Object(map) => {
             map.remove("$schema");
@@ -38,7 +31,6 @@ fn compact(v: &mut Value, collapse_null: bool) {
             map.remove("additionalProperties");
             // Optional fields are simply not required; `["string", "null"]` says nothing more than "string".
             if let Some(Value::Array(types)) = map.get("type")
-                && collapse_null
                 && types.len() == 2
                 && types.contains(&Value::from("null"))
             {
@@ -55,10 +47,10 @@ fn compact(v: &mut Value, collapse_null: bool) {
                 map.remove("minimum");
             }
             for (_, child) in map.iter_mut() {
-                compact(child, collapse_null);
+                compact(child);
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(|i| compact(i, collapse_null)),
+        Value::Array(items) => items.iter_mut().for_each(compact),
         _ => {}
     }
 }

@@ -33,6 +33,7 @@ pub struct TestRun {
     /// Failures (or build errors) beyond the cap, not listed.
     pub omitted: usize,
     /// The full output, for read_output.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub output_id: Option<String>,
     /// Runs in a row, this one included, that failed with the same failures and messages.
     pub same_failures_runs: usize,

@@ -30,7 +30,26 @@ fn fixture(name: &str) -> Project {
 async fn run(c: &Client, args: Value) -> (Value, String) {
     let out = call(c, "run_tests", args).await;
     assert!(!out.is_error, "run_tests failed: {}", out.text);
-    (out.structured.expect("run_tests returns structuredContent"), out.text)
+    let structured = out.structured.expect("run_tests returns structuredContent");
+    conforms(&structured);
+    (structured, out.text)
+}
+
+/// structuredContent has every field the published outputSchema requires, and no other.
+fn conforms(v: &Value) {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/run_tests.json")).unwrap(),
+    )
+    .unwrap();
+    let out = &schema["outputSchema"];
+    let props = out["properties"].as_object().unwrap();
+    for k in out["required"].as_array().unwrap() {
+        assert!(v.get(k.as_str().unwrap()).is_some(), "missing {k} in {v}");
+    }
+    for k in v.as_object().unwrap().keys() {
+        assert!(props.contains_key(k), "{k} is not in the outputSchema");
+        assert!(!v[k].is_null(), "{k} is null, which the schema does not allow");
+    }
 }
 
 fn failure<'a>(r: &'a Value, id_part: &str) -> &'a Value {
