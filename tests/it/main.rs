@@ -3,6 +3,8 @@
 
 mod harness;
 
+mod agent;
+
 mod edit;
 mod files;
 mod git;
