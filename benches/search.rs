@@ -15,16 +15,18 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
 use rmcp::transport::TokioChildProcess;
-use rmcp::ServiceExt;
 use serde_json::json;
 
 fn corpus() -> PathBuf {
     if let Ok(c) = std::env::var("CODEBOX_BENCH_CORPUS") {
         return PathBuf::from(c);
     }
-    let home = std::env::var("CARGO_HOME").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap()).join(".cargo"));
+    let home = std::env::var("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap()).join(".cargo"));
     home.join("registry/src")
 }
 
@@ -67,7 +69,11 @@ async fn main() {
         for (mode, rg_flag) in [("files", "-l"), ("count", "-c"), ("content", "-n")] {
             let args = json!({"pattern": pattern, "output": mode, "case": if *insensitive { "insensitive" } else { "sensitive" },
                 "max_results": 10000, "max_output_chars": 200000});
-            let args = if mode == "content" { json!({"pattern": pattern, "case": if *insensitive { "insensitive" } else { "sensitive" }}) } else { args };
+            let args = if mode == "content" {
+                json!({"pattern": pattern, "case": if *insensitive { "insensitive" } else { "sensitive" }})
+            } else {
+                args
+            };
             let call = || {
                 let a = args.as_object().unwrap().clone();
                 let peer = client.peer().clone();
@@ -101,21 +107,41 @@ async fn main() {
             let check = match mode {
                 "files" => {
                     let n = rg_text.lines().count();
-                    let ours: usize = text.rsplit("\n[").next().and_then(|f| f.split(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(0);
+                    let ours: usize = text
+                        .rsplit("\n[")
+                        .next()
+                        .and_then(|f| f.split(' ').next())
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or(0);
                     format!("files: codebox {ours}, rg {n}{}", if ours == n { " (same)" } else { " DIFFER" })
                 }
                 "count" => {
                     let total: u64 = rg_text.lines().filter_map(|l| l.rsplit(':').next()?.parse::<u64>().ok()).sum();
-                    let ours: u64 = text.split(", ").nth(1).and_then(|s| s.split(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(0);
-                    format!("matching lines: codebox {ours}, rg {total}{}", if ours == total { " (same)" } else { " DIFFER" })
+                    let ours: u64 = text
+                        .split(", ")
+                        .nth(1)
+                        .and_then(|s| s.split(' ').next())
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or(0);
+                    format!(
+                        "matching lines: codebox {ours}, rg {total}{}",
+                        if ours == total { " (same)" } else { " DIFFER" }
+                    )
                 }
                 _ => "capped result; not a target".to_string(),
             };
             if mode != "content" {
                 worst = worst.max(ratio);
             }
-            println!("{label:<24} {mode:<8} {:>9.1}ms {:>9.1}ms {ratio:>6.2}×  {check}", cb.as_secs_f64() * 1e3, r.as_secs_f64() * 1e3);
+            println!(
+                "{label:<24} {mode:<8} {:>9.1}ms {:>9.1}ms {ratio:>6.2}×  {check}",
+                cb.as_secs_f64() * 1e3,
+                r.as_secs_f64() * 1e3
+            );
         }
     }
-    println!("target: every files/count ratio ≤ 1.2 — worst {worst:.2}× — {}", if worst <= 1.2 { "MET" } else { "MISSED" });
+    println!(
+        "target: every files/count ratio ≤ 1.2 — worst {worst:.2}× — {}",
+        if worst <= 1.2 { "MET" } else { "MISSED" }
+    );
 }

@@ -149,10 +149,14 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             };
             confine_self(&ctx)?;
             tracing::info!(root = %ctx.ws.root().display(), resolver = ?ctx.ws.resolver(), "codebox serving");
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+            // One client over stdio is served best by one thread: requests and responses never wait for a
+            // wake-up on another core. HTTP serves many clients and gets the multi-threaded runtime.
+            let rt = if listen.is_some() {
+                tokio::runtime::Builder::new_multi_thread().enable_all().build()
+            } else {
+                tokio::runtime::Builder::new_current_thread().enable_all().build()
+            }
+            .map_err(|e| format!("cannot start the async runtime: {e}"))?;
             rt.block_on(async move {
                 match (listen, bound) {
                     (Some(listen), Some((listener, addr))) => {
@@ -248,7 +252,8 @@ fn init_tracing(level: Option<&str>) {
     use tracing_subscriber::EnvFilter;
     let filter = match level {
         Some(l) => EnvFilter::new(l),
-        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+        // rmcp logs every error response at WARN, including the expected answer to clients' discovery probe.
+        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,rmcp::service=error")),
     };
     // stdout carries the protocol on stdio: logs go to stderr only.
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).try_init();

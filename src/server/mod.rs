@@ -171,6 +171,12 @@ Run a shell command (bash -c) in the workspace; returns the output cut to a budg
             Ok(p) => p,
             Err(e) => return e,
         };
+        let req = tools::read::ReadRequest { path: &p.path, offset: p.offset, limit: p.limit, max_output_chars: None };
+        // A small regular file is read in a few microseconds: handing it to the blocking pool would cost more
+        // (a cross-thread wake-up each way) than the read itself. Anything else goes to the pool.
+        if tools::read::is_small(&self.ctx, &req) {
+            return text_result(tools::read::read_file(&self.ctx, &req));
+        }
         let ctx = self.ctx.clone();
         blocking(ct, move |_| {
             let req =

@@ -26,6 +26,14 @@ pub struct ReadRequest<'a> {
     pub max_output_chars: Option<usize>,
 }
 
+/// Files up to this size are read on the calling thread: the read costs less than a hand-off.
+const INLINE_MAX: u64 = 256 << 10;
+
+/// Whether `req` names a regular file small enough to read inline. Errors say no: the full call reports them.
+pub fn is_small(ctx: &Context, req: &ReadRequest<'_>) -> bool {
+    ctx.ws.path(req.path).and_then(|p| ctx.ws.open_file(&p)).is_ok_and(|(_, meta)| meta.len() <= INLINE_MAX)
+}
+
 pub fn read_file(ctx: &Context, req: &ReadRequest<'_>) -> ToolResult<String> {
     let offset = req.offset.unwrap_or(1);
     if offset == 0 {
