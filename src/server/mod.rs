@@ -8,6 +8,7 @@
 pub mod http;
 pub mod params;
 pub mod schema;
+mod stdio;
 
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
@@ -58,7 +59,15 @@ where
     let inner = cancel.clone();
     // If this future is dropped (the client went away), the blocking work is told to stop.
     let _guard = CancelOnDrop(cancel.clone());
-    let task = tokio::task::spawn_blocking(move || f(&inner));
+    // spawn_blocking panics when the system refuses a new thread (a process table filled by someone else's fork
+    // bomb): answer that as a tool error instead of losing the request.
+    let spawned =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tokio::task::spawn_blocking(move || f(&inner))));
+    let Ok(task) = spawned else {
+        return CallToolResult::error(vec![ContentBlock::text(
+            "codebox could not start a worker thread: the system is out of processes or threads right now. Retry shortly",
+        )]);
+    };
     tokio::select! {
         joined = task => match joined {
             Ok(result) => text_result(result),
@@ -576,10 +585,12 @@ impl ServerHandler for CodeboxServer {
 /// Serves one client over stdin/stdout until it disconnects.
 pub async fn serve_stdio(ctx: Context) -> Result<(), String> {
     use rmcp::ServiceExt;
-    let running = CodeboxServer::new(ctx)
-        .serve(rmcp::transport::stdio())
-        .await
-        .map_err(|e| format!("MCP handshake over stdio failed: {e}"))?;
+    let server = CodeboxServer::new(ctx);
+    let running = match stdio::pipes() {
+        Some(pipes) => server.serve(pipes).await,
+        None => server.serve(rmcp::transport::stdio()).await,
+    }
+    .map_err(|e| format!("MCP handshake over stdio failed: {e}"))?;
     running.waiting().await.map_err(|e| format!("stdio session ended with an error: {e}"))?;
     Ok(())
 }
