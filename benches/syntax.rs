@@ -118,31 +118,6 @@ fn snippet(lang: Lang) -> (&'static str, &'static str, &'static str) {
     }
 }
 
-fn grammar(lang: Lang) -> tree_sitter::Language {
-    match lang {
-        Lang::Rust => tree_sitter_rust::LANGUAGE.into(),
-        Lang::Python => tree_sitter_python::LANGUAGE.into(),
-        Lang::JavaScript => tree_sitter_javascript::LANGUAGE.into(),
-        Lang::TypeScript => tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into(),
-        Lang::Tsx => tree_sitter_typescript::LANGUAGE_TSX.into(),
-        Lang::Go => tree_sitter_go::LANGUAGE.into(),
-        Lang::C => tree_sitter_c::LANGUAGE.into(),
-        Lang::Cpp => tree_sitter_cpp::LANGUAGE.into(),
-        Lang::Java => tree_sitter_java::LANGUAGE.into(),
-        Lang::CSharp => tree_sitter_c_sharp::LANGUAGE.into(),
-        Lang::Ruby => tree_sitter_ruby::LANGUAGE.into(),
-        Lang::Php => tree_sitter_php::LANGUAGE_PHP.into(),
-        Lang::Kotlin => tree_sitter_kotlin_ng::LANGUAGE.into(),
-        Lang::Swift => tree_sitter_swift::LANGUAGE.into(),
-        Lang::Bash => tree_sitter_bash::LANGUAGE.into(),
-        Lang::Json => tree_sitter_json::LANGUAGE.into(),
-        Lang::Toml => tree_sitter_toml_ng::LANGUAGE.into(),
-        Lang::Yaml => tree_sitter_yaml::LANGUAGE.into(),
-        Lang::Html => tree_sitter_html::LANGUAGE.into(),
-        Lang::Css => tree_sitter_css::LANGUAGE.into(),
-    }
-}
-
 fn generate(lang: Lang) -> String {
     let (prefix, body, suffix) = snippet(lang);
     let mut text = String::from(prefix);
@@ -177,7 +152,7 @@ fn main() {
         let median = times[RUNS / 2];
         // The same text through a bare tree-sitter parser, to separate the grammar's cost from the gate's own.
         let mut parser = tree_sitter::Parser::new();
-        let _ = parser.set_language(&grammar(lang));
+        let _ = parser.set_language(&lang.grammar());
         let mut bare: Vec<Duration> = (0..RUNS)
             .map(|_| {
                 let start = Instant::now();

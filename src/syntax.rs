@@ -154,7 +154,8 @@ impl Lang {
         Lang::ALL.iter().position(|&l| l == self).unwrap_or(0)
     }
 
-    fn grammar(self) -> tree_sitter::Language {
+    /// The tree-sitter grammar of this language.
+    pub fn grammar(self) -> tree_sitter::Language {
         match self {
             Lang::Rust => tree_sitter_rust::LANGUAGE.into(),
             Lang::Python => tree_sitter_python::LANGUAGE.into(),
