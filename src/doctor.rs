@@ -76,9 +76,10 @@ pub fn probe(root: &Path, settings: &crate::config::SandboxSettings) -> Report {
     if let Ok(ws) = Workspace::open(root) {
         layers.extend(command_layers(&ws, settings, strict));
         let ws_root = ws.root().to_path_buf();
-        let own = std::thread::spawn(move || crate::sandbox::self_confine::confine_self(&ws_root, &[]))
-            .join()
-            .unwrap_or_else(|_| Err("the probe thread panicked".into()));
+        let own =
+            std::thread::spawn(move || crate::sandbox::self_confine::confine_self(&ws_root, &[std::env::temp_dir()]))
+                .join()
+                .unwrap_or_else(|_| Err("the probe thread panicked".into()));
         layers.push(Layer {
             name: "self-confinement",
             required: strict,

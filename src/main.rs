@@ -233,7 +233,8 @@ fn confine_self(ctx: &Context) -> Result<(), String> {
     }
     // The undo history lives outside the workspace; it must exist before landlock can name it.
     let _ = std::fs::create_dir_all(ctx.history.dir());
-    match codebox::sandbox::self_confine::confine_self(ctx.ws.root(), &[ctx.history.dir().to_path_buf()]) {
+    let writable = [ctx.history.dir().to_path_buf(), ctx.scratch.path().to_path_buf()];
+    match codebox::sandbox::self_confine::confine_self(ctx.ws.root(), &writable) {
         Ok(detail) => {
             tracing::info!("self-confinement: {detail}");
             Ok(())

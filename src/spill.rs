@@ -189,6 +189,7 @@ pub struct SpillStore {
 #[derive(Debug)]
 struct Shared {
     limits: SpillLimits,
+    dir: std::path::PathBuf,
     state: Mutex<State>,
 }
 
@@ -216,8 +217,15 @@ impl Shared {
 }
 
 impl SpillStore {
+    /// A store whose anonymous files live in the system's temporary directory.
     pub fn new(limits: SpillLimits) -> Self {
-        Self { shared: Arc::new(Shared { limits, state: Mutex::new(State::default()) }) }
+        Self::new_in(limits, std::env::temp_dir())
+    }
+
+    /// A store whose anonymous files live in `dir` (codebox gives it a private directory that its own landlock
+    /// domain may write, instead of the whole temporary directory).
+    pub fn new_in(limits: SpillLimits, dir: std::path::PathBuf) -> Self {
+        Self { shared: Arc::new(Shared { limits, dir, state: Mutex::new(State::default()) }) }
     }
 
     pub fn limits(&self) -> SpillLimits {
@@ -227,7 +235,7 @@ impl SpillStore {
     /// Starts a new entry. The id exists from now on, so a marker can name it before the
     /// output ends; readers see the entry only after [`SpillWriter::commit`].
     pub fn begin(&self) -> io::Result<SpillWriter> {
-        let file = tempfile::tempfile()?;
+        let file = tempfile::tempfile_in(&self.shared.dir)?;
         let id = {
             let state = self.shared.lock();
             let mut id = random_id();

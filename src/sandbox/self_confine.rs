@@ -30,7 +30,7 @@ pub fn confine_self(workspace: &Path, writable: &[PathBuf]) -> Result<String, St
     if let Ok(xdg) = std::env::var("XDG_CONFIG_HOME") {
         read.push(Path::new(&xdg).join("git"));
     }
-    let mut rw: Vec<PathBuf> = vec![workspace.to_path_buf(), std::env::temp_dir()];
+    let mut rw: Vec<PathBuf> = vec![workspace.to_path_buf()];
     rw.extend(writable.iter().cloned());
     let status = (|| -> Result<RulesetStatus, landlock::RulesetError> {
         let mut r =
@@ -49,7 +49,7 @@ pub fn confine_self(workspace: &Path, writable: &[PathBuf]) -> Result<String, St
         RulesetStatus::NotEnforced => Err("the kernel enforced none of codebox's own ruleset".into()),
         _ => Ok(format!(
             "ABI {kernel}: codebox reads system dirs, writes only the workspace and {}; no TCP connect/bind",
-            std::env::temp_dir().display()
+            writable.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
         )),
     }
 }
@@ -59,7 +59,8 @@ mod tests {
     /// Landlock is per thread: the confined thread cannot read outside, the test's other threads are untouched.
     #[test]
     fn a_confined_thread_cannot_read_outside_the_workspace() {
-        let outside = tempfile::tempdir_in(std::env::var("CARGO_MANIFEST_DIR").unwrap()).unwrap();
+        // Outside the workspace and outside anything codebox may read: /var/tmp, which exists on every Linux.
+        let outside = tempfile::tempdir_in("/var/tmp").expect("/var/tmp must exist for this test");
         let secret = outside.path().join("secret");
         std::fs::write(&secret, "s").unwrap();
         let ws = tempfile::tempdir().unwrap();

@@ -30,6 +30,8 @@ pub struct Context {
     pub repeats: Arc<std::sync::Mutex<std::collections::HashMap<String, crate::testrun::RepeatTracker>>>,
     /// Name and email for commits, read from the user's git config at start (the sandbox hides it).
     pub git_identity: (String, String),
+    /// The private scratch directory (see `new`); dropped with the last clone of the context.
+    pub scratch: Arc<tempfile::TempDir>,
 }
 
 impl Context {
@@ -102,11 +104,20 @@ impl Context {
         }
         shape.max_line_chars = config.limits.max_line_chars;
         let policy = crate::output::OutputPolicy::new(&shape).map_err(|e| format!("output.error_patterns: {e}"))?;
-        let spill = SpillStore::new(crate::spill::SpillLimits {
-            max_entry_bytes: out.spill_entry_bytes,
-            max_total_bytes: out.spill_total_bytes,
-            ..Default::default()
-        });
+        // codebox's own scratch space: spilled outputs and test reports. Private (0700), removed on exit, and the
+        // only part of the temporary directory that codebox's landlock domain may write.
+        let scratch = tempfile::Builder::new()
+            .prefix("codebox-")
+            .tempdir()
+            .map_err(|e| format!("cannot create a private temporary directory: {e}"))?;
+        let spill = SpillStore::new_in(
+            crate::spill::SpillLimits {
+                max_entry_bytes: out.spill_entry_bytes,
+                max_total_bytes: out.spill_total_bytes,
+                ..Default::default()
+            },
+            scratch.path().to_path_buf(),
+        );
         Ok(Context {
             ws: Arc::new(ws),
             config: Arc::new(config),
@@ -116,6 +127,7 @@ impl Context {
             history: Arc::new(crate::history::History::open(&root_real)),
             repeats: Default::default(),
             git_identity: git::identity_from_config(),
+            scratch: Arc::new(scratch),
         })
     }
 }

@@ -87,8 +87,8 @@ pub fn run_tests(
         }
     };
     let report_dir = tempfile::Builder::new()
-        .prefix("codebox-report-")
-        .tempdir()
+        .prefix("report-")
+        .tempdir_in(ctx.scratch.path())
         .map_err(|e| ToolError::new(ErrorKind::Io, format!("cannot create a report directory: {e}")))?;
     let mut env: Vec<(String, String)> =
         [("CI", "true"), ("NO_COLOR", "1"), ("CARGO_TERM_COLOR", "never"), ("GOTOOLCHAIN", "local")]
