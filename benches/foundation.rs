@@ -8,6 +8,7 @@
 //!   the server's latency from the rmcp client's, 2,000 sequential reads as raw JSON lines over blocking pipes;
 //! - idle RSS: VmRSS and VmHWM of the server process (for the filesystem server, the `node` process itself)
 //!   after the handshake, some calls and ~1 s idle.
+//!
 //! codebox runs as `codebox serve --root DIR`, tool `read_file {path}`; the filesystem server
 //! (npm `@modelcontextprotocol/server-filesystem`) as `node …/dist/index.js DIR`, tool `read_text_file {path}`
 //! with an absolute path. Both are driven by the same rmcp client, so client overhead is common to both.
@@ -430,7 +431,7 @@ fn print_table(cb: &Report, fs: Option<&Report>, fs_note: &str, bytes: usize, ca
     println!("foundation benchmark — stdio, {bytes}-byte file, {calls} calls per phase, {IN_FLIGHT} in flight");
     println!("filesystem server: {fs_note}");
     println!("{:-<78}", "");
-    println!("{:<28} {:>14} {:>14} {:>9}  {}", "metric", "codebox", "filesystem", "cb/fs", "target");
+    println!("{:<28} {:>14} {:>14} {:>9}  target", "metric", "codebox", "filesystem", "cb/fs");
     println!("{:-<78}", "");
     let row = |m: &str, a: String, b: String, r: String, t: String| println!("{m:<28} {a:>14} {b:>14} {r:>9}  {t}");
     let cb_start_ok = cb.start.map(|s| s.0 <= Duration::from_millis(10));

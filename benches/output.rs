@@ -234,7 +234,7 @@ async fn run_case(root: &Path, case: &Case) -> Outcome {
                 if let Some(k) = proc_status_kib(pid, "VmRSS:") {
                     max_rss.fetch_max(k, Ordering::Relaxed);
                 }
-                if n % 5 == 0 {
+                if n.is_multiple_of(5) {
                     max_helper.fetch_max(helper_rss_kib(pid), Ordering::Relaxed);
                 }
                 n += 1;

@@ -63,7 +63,7 @@ async fn main() {
     cmd.arg("serve").arg("--root").arg(&corpus).stderr(Stdio::null());
     let client = ().serve(TokioChildProcess::new(cmd).unwrap()).await.unwrap();
 
-    println!("{:<24} {:<8} {:>11} {:>11} {:>7}  {}", "pattern", "mode", "codebox", "rg", "ratio", "check");
+    println!("{:<24} {:<8} {:>11} {:>11} {:>7}  check", "pattern", "mode", "codebox", "rg", "ratio");
     let mut worst: f64 = 0.0;
     for (label, pattern, insensitive) in PATTERNS {
         for (mode, rg_flag) in [("files", "-l"), ("count", "-c"), ("content", "-n")] {

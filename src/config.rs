@@ -9,6 +9,7 @@ use serde::Deserialize;
 /// The whole configuration. Unknown keys are errors, so a typo never silently leaves a default in force.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[derive(Default)]
 pub struct Config {
     /// The workspace root; relative to the config file's directory. CLI `--root` wins.
     pub root: Option<PathBuf>,
@@ -131,19 +132,6 @@ pub struct HttpConfig {
     pub max_body_bytes: usize,
     /// Requests and SSE streams open at once (each holds a task and a socket); more get 503.
     pub max_streams: usize,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            root: None,
-            limits: Limits::default(),
-            http: HttpConfig::default(),
-            output: OutputSettings::default(),
-            sandbox: SandboxSettings::default(),
-            tests: TestSettings::default(),
-        }
-    }
 }
 
 impl Default for Limits {

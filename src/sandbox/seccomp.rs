@@ -68,7 +68,7 @@ const ALLOWED_FAMILIES_ONLINE: &[u64] =
     &[libc::AF_UNIX as u64, libc::AF_INET as u64, libc::AF_INET6 as u64, libc::AF_NETLINK as u64];
 
 /// Terminal ioctls that inject input into, or reconfigure, the controlling terminal (TIOCSTI typing attacks).
-const DENIED_IOCTLS: &[u64] = &[libc::TIOCSTI as u64, libc::TIOCLINUX as u64];
+const DENIED_IOCTLS: &[u64] = &[libc::TIOCSTI, libc::TIOCLINUX];
 
 fn arch() -> TargetArch {
     if cfg!(target_arch = "aarch64") { TargetArch::aarch64 } else { TargetArch::x86_64 }

@@ -93,8 +93,7 @@ pub fn read_file(ctx: &Context, req: &ReadRequest<'_>) -> ToolResult<String> {
     let end = offset.saturating_add(limit - 1);
     let mut scanned = 0u64;
     let mut counting_stopped = false;
-    loop {
-        let Some(total_len) = next_line(&mut reader, line_cap, &mut line).map_err(io_err)? else { break };
+    while let Some(total_len) = next_line(&mut reader, line_cap, &mut line).map_err(io_err)? {
         line_no += 1;
         scanned += total_len as u64;
         if line_no < offset {

@@ -84,10 +84,8 @@ impl Workspace {
         let mut out = PathBuf::new();
         for c in p.as_rel().components() {
             match c {
-                Component::ParentDir => {
-                    if !out.pop() {
-                        return None;
-                    }
+                Component::ParentDir if !out.pop() => {
+                    return None;
                 }
                 Component::Normal(n) => out.push(n),
                 _ => {}
