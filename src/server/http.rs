@@ -148,9 +148,9 @@ pub async fn serve(
         .enforce_origin_validation()
         .with_max_request_body_bytes(cfg.max_body_bytes)
         .with_cancellation_token(shutdown.child_token());
-    let service: StreamableHttpService<CodeboxServer, LocalSessionManager> = StreamableHttpService::new(
+    let service: StreamableHttpService<CodeboxServer, StrongSessions> = StreamableHttpService::new(
         move || Ok(CodeboxServer::new(ctx.clone())),
-        Arc::new(LocalSessionManager::default()),
+        Arc::new(StrongSessions(LocalSessionManager::default())),
         config,
     );
     let gate = Arc::new(Gate {
@@ -186,5 +186,77 @@ mod tests {
         assert_eq!(a.len(), 64);
         assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
         assert_ne!(a, b);
+    }
+}
+
+/// rmcp's local session manager with longer session ids: 256 random bits instead of a UUIDv4's 122, so a
+/// session id cannot be guessed (ATTACKS.md H6). Everything else is rmcp's.
+pub struct StrongSessions(pub LocalSessionManager);
+
+mod strong_sessions {
+    use futures_core::Stream;
+    use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
+    use rmcp::transport::WorkerTransport;
+    use rmcp::transport::streamable_http_server::session::local::{
+        LocalSessionManagerError, LocalSessionWorker, create_local_session,
+    };
+    use rmcp::transport::streamable_http_server::session::{ServerSseMessage, SessionId, SessionManager};
+
+    use super::StrongSessions;
+
+    impl SessionManager for StrongSessions {
+        type Error = LocalSessionManagerError;
+        type Transport = WorkerTransport<LocalSessionWorker>;
+
+        async fn create_session(&self) -> Result<(SessionId, Self::Transport), Self::Error> {
+            let id: SessionId = super::generate_token().unwrap_or_else(|_| uuid_fallback()).into();
+            let (handle, worker) = create_local_session(id.clone(), self.0.session_config.clone());
+            self.0.sessions.write().await.insert(id.clone(), handle);
+            Ok((id, WorkerTransport::spawn(worker)))
+        }
+        async fn initialize_session(
+            &self,
+            id: &SessionId,
+            message: ClientJsonRpcMessage,
+        ) -> Result<ServerJsonRpcMessage, Self::Error> {
+            self.0.initialize_session(id, message).await
+        }
+        async fn has_session(&self, id: &SessionId) -> Result<bool, Self::Error> {
+            self.0.has_session(id).await
+        }
+        async fn close_session(&self, id: &SessionId) -> Result<(), Self::Error> {
+            self.0.close_session(id).await
+        }
+        async fn create_stream(
+            &self,
+            id: &SessionId,
+            message: ClientJsonRpcMessage,
+        ) -> Result<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error> {
+            self.0.create_stream(id, message).await
+        }
+        async fn accept_message(&self, id: &SessionId, message: ClientJsonRpcMessage) -> Result<(), Self::Error> {
+            self.0.accept_message(id, message).await
+        }
+        async fn create_standalone_stream(
+            &self,
+            id: &SessionId,
+        ) -> Result<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error> {
+            self.0.create_standalone_stream(id).await
+        }
+        async fn resume(
+            &self,
+            id: &SessionId,
+            last_event_id: String,
+        ) -> Result<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error> {
+            self.0.resume(id, last_event_id).await
+        }
+    }
+
+    /// Only if the system has no randomness at all, which would already have stopped the token generation.
+    fn uuid_fallback() -> String {
+        format!(
+            "{:032x}",
+            std::process::id() as u128 ^ std::time::UNIX_EPOCH.elapsed().map(|d| d.as_nanos()).unwrap_or(0)
+        )
     }
 }
