@@ -117,7 +117,9 @@ async fn main() {
                 }
                 "count" => {
                     let total: u64 = rg_text.lines().filter_map(|l| l.rsplit(':').next()?.parse::<u64>().ok()).sum();
-                    let ours: u64 = text
+                    // The closing line: `[N matching files, M matching lines]` (a path may contain ", ").
+                    let footer = text.lines().rev().find(|l| l.ends_with("matching lines]")).unwrap_or("");
+                    let ours: u64 = footer
                         .split(", ")
                         .nth(1)
                         .and_then(|s| s.split(' ').next())
