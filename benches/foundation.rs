@@ -64,6 +64,16 @@ impl Server {
         c.args(&self.args);
         c
     }
+
+    /// The server with piped stdin and stdout, for raw JSON lines.
+    fn spawn_piped(&self) -> Result<std::process::Child, String> {
+        self.command()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("spawn {}: {e}", self.program))
+    }
 }
 
 #[derive(Default)]
@@ -150,13 +160,7 @@ fn cold_start(server: &Server) -> Result<(Duration, Duration, Duration), String>
     let mut times = Vec::with_capacity(STARTS);
     for i in 0..=STARTS {
         let t0 = Instant::now();
-        let mut child = server
-            .command()
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("spawn {}: {e}", server.program))?;
+        let mut child = server.spawn_piped()?;
         let mut stdin = child.stdin.take().unwrap();
         let res = (|| {
             stdin.write_all(INIT_LINE.as_bytes())?;
@@ -189,13 +193,7 @@ fn cold_start(server: &Server) -> Result<(Duration, Duration, Duration), String>
 /// Sequential reads with hand-written JSON lines over blocking pipes: the server's own latency, without the rmcp
 /// client (its tasks and channels add a fixed cost to every call in the other phases).
 fn raw_latency(server: &Server, calls: usize) -> Result<Lat, String> {
-    let mut child = server
-        .command()
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("spawn {}: {e}", server.program))?;
+    let mut child = server.spawn_piped()?;
     let mut stdin = child.stdin.take().unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let args = json!({ "name": server.tool, "arguments": { "path": server.path_arg } }).to_string();

@@ -17,7 +17,7 @@ pub enum Status {
 
 #[derive(Debug, Clone)]
 pub struct Layer {
-    pub name: &'static str,
+    pub name: String,
     pub status: Status,
     /// True when the current policy needs this layer, so its absence makes doctor fail.
     pub required: bool,
@@ -56,7 +56,7 @@ impl Report {
 pub fn probe(root: &Path, settings: &crate::config::SandboxSettings) -> Report {
     let mut layers = Vec::new();
     layers.push(Layer {
-        name: "path confinement",
+        name: "path confinement".into(),
         required: true,
         status: match Workspace::open(root) {
             Ok(ws) => match ws.resolver() {
@@ -69,9 +69,13 @@ pub fn probe(root: &Path, settings: &crate::config::SandboxSettings) -> Report {
             Err(e) => Status::Missing(e),
         },
     });
-    layers.push(Layer { name: "landlock", required: false, status: landlock_status() });
-    layers.push(Layer { name: "user namespaces", required: false, status: in_child("user namespaces", try_userns) });
-    layers.push(Layer { name: "seccomp filter", required: false, status: in_child("seccomp", try_seccomp) });
+    layers.push(Layer { name: "landlock".into(), required: false, status: landlock_status() });
+    layers.push(Layer {
+        name: "user namespaces".into(),
+        required: false,
+        status: in_child("user namespaces", try_userns),
+    });
+    layers.push(Layer { name: "seccomp filter".into(), required: false, status: in_child("seccomp", try_seccomp) });
     let strict = settings.mode == crate::config::SandboxMode::Strict;
     if let Ok(ws) = Workspace::open(root) {
         layers.extend(command_layers(&ws, settings, strict));
@@ -81,7 +85,7 @@ pub fn probe(root: &Path, settings: &crate::config::SandboxSettings) -> Report {
                 .join()
                 .unwrap_or_else(|_| Err("the probe thread panicked".into()));
         layers.push(Layer {
-            name: "self-confinement",
+            name: "self-confinement".into(),
             required: strict,
             status: match own {
                 Ok(d) => Status::Enforced(d),
@@ -108,25 +112,8 @@ fn command_layers(ws: &Workspace, settings: &crate::config::SandboxSettings, str
             false
         }
     }
-    let name = |n: &str| -> &'static str {
-        match n {
-            "namespaces" => "cmd: namespaces",
-            "filesystem" => "cmd: filesystem",
-            "loopback" => "cmd: loopback",
-            "proc" => "cmd: fresh /proc",
-            "no_new_privs" => "cmd: no_new_privs",
-            "landlock" => "cmd: landlock",
-            "landlock-net" => "cmd: landlock-net",
-            "landlock-scope" => "cmd: landlock-scope",
-            "capabilities" => "cmd: capabilities",
-            "rlimits" => "cmd: rlimits",
-            "session" => "cmd: session",
-            "seccomp" => "cmd: seccomp",
-            _ => "cmd: other",
-        }
-    };
     let to_layer = |l: &crate::sandbox::Layer| Layer {
-        name: name(&l.name),
+        name: format!("cmd: {}", l.name),
         required: strict,
         status: if l.enforced { Status::Enforced(l.detail.clone()) } else { Status::Missing(l.detail.clone()) },
     };
@@ -134,7 +121,7 @@ fn command_layers(ws: &Workspace, settings: &crate::config::SandboxSettings, str
         Ok(o) => o.layers.iter().map(to_layer).collect(),
         Err(r) => {
             let mut v: Vec<Layer> = r.layers.iter().map(to_layer).collect();
-            v.push(Layer { name: "cmd: sandbox", required: true, status: Status::Missing(r.reason) });
+            v.push(Layer { name: "cmd: sandbox".into(), required: true, status: Status::Missing(r.reason) });
             v
         }
     }

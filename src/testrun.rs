@@ -52,17 +52,10 @@ pub fn detect(read: &dyn Fn(&str) -> Option<String>, nextest_installed: bool) ->
             _ => Framework::NodeTest,
         });
     }
-    let pytest_markers = ["pytest.ini", "conftest.py", "tox.ini"];
-    let pyproject_says = read("pyproject.toml").is_some_and(|t| t.contains("pytest"));
-    let setup_cfg_says = read("setup.cfg").is_some_and(|t| t.contains("pytest"));
-    if pyproject_says
-        || setup_cfg_says
-        || pytest_markers.iter().any(|m| read(m).is_some())
-        || read("tests/.python").is_some()
-    {
-        return Some(Framework::Pytest);
-    }
-    if read("pyproject.toml").is_some() || read("setup.py").is_some() {
+    let python_project =
+        ["pyproject.toml", "setup.py", "pytest.ini", "conftest.py", "tox.ini"].iter().any(|m| read(m).is_some())
+            || read("setup.cfg").is_some_and(|t| t.contains("pytest"));
+    if python_project {
         return Some(Framework::Pytest);
     }
     if read("Makefile").or_else(|| read("makefile")).is_some_and(|m| m.lines().any(|l| l.starts_with("test:"))) {

@@ -211,9 +211,4 @@ impl Sandbox {
             },
         }
     }
-
-    /// Directories commands may read and execute, for doctor and SECURITY.md.
-    pub fn read_exec_dirs(&self) -> &[PathBuf] {
-        &self.read_exec
-    }
 }

@@ -116,7 +116,6 @@ fn render(ctx: &Context, q: &Query<'_>, r: &search::Report) -> String {
             q.pattern, r.searched_files
         );
     }
-    let shown_files;
     match q.output {
         Output::Files | Output::Count => {
             for f in r.files.iter().take(q.max_results) {
@@ -127,7 +126,7 @@ fn render(ctx: &Context, q: &Query<'_>, r: &search::Report) -> String {
                     out.push_str(&format!("{p}\n"));
                 }
             }
-            shown_files = nfiles.min(q.max_results);
+            let shown_files = nfiles.min(q.max_results);
             out.push_str(&format!("[{} matching files", nfiles));
             if q.output == Output::Count {
                 out.push_str(&format!(", {} matching lines", r.total_matches));
@@ -140,12 +139,10 @@ fn render(ctx: &Context, q: &Query<'_>, r: &search::Report) -> String {
         Output::Content => {
             let mut left = q.max_results;
             let mut shown_matches = 0u64;
-            let mut files_shown = 0;
             for f in &r.files {
                 if left == 0 {
                     break;
                 }
-                files_shown += 1;
                 out.push_str(&ctx.ws.relative_display(&f.path));
                 out.push('\n');
                 let mut kept = 0;
@@ -170,7 +167,6 @@ fn render(ctx: &Context, q: &Query<'_>, r: &search::Report) -> String {
                 left -= kept;
                 out.push('\n');
             }
-            shown_files = files_shown;
             out.push_str(&format!("[{} matches in {nfiles} files", r.total_matches));
             if shown_matches < r.total_matches {
                 out.push_str(&format!(
@@ -182,6 +178,5 @@ fn render(ctx: &Context, q: &Query<'_>, r: &search::Report) -> String {
             out.push_str("]\n");
         }
     }
-    let _ = shown_files;
     out
 }
