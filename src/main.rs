@@ -163,7 +163,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                         let shutdown = tokio_util::sync::CancellationToken::new();
                         let on_signal = shutdown.clone();
                         tokio::spawn(async move {
-                            let _ = tokio::signal::ctrl_c().await;
+                            shutdown_signal().await;
                             on_signal.cancel();
                         });
                         eprintln!("codebox: serving MCP at http://{addr}/mcp");
@@ -171,10 +171,29 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                             .await
                             .map_err(|e| format!("HTTP server on {addr}: {e}"))
                     }
-                    _ => codebox::server::serve_stdio(ctx).await,
+                    // On SIGINT or SIGTERM, stop serving and return: dropping the context removes the scratch
+                    // directory, which the default signal action would leave behind.
+                    _ => tokio::select! {
+                        served = codebox::server::serve_stdio(ctx) => served,
+                        () = shutdown_signal() => Ok(()),
+                    },
                 }
             })?;
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM (a client closing codebox sends SIGTERM when closing stdin was not enough).
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        },
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
         }
     }
 }
@@ -233,7 +252,9 @@ fn confine_self(ctx: &Context) -> Result<(), String> {
     }
     // The undo history lives outside the workspace; it must exist before landlock can name it.
     let _ = std::fs::create_dir_all(ctx.history.dir());
-    let writable = [ctx.history.dir().to_path_buf(), ctx.scratch.path().to_path_buf()];
+    // The scratch directory's parent, so that the scratch directory itself can be removed on exit.
+    let scratch = ctx.scratch.path().parent().unwrap_or(ctx.scratch.path());
+    let writable = [ctx.history.dir().to_path_buf(), scratch.to_path_buf()];
     match codebox::sandbox::self_confine::confine_self(ctx.ws.root(), &writable) {
         Ok(detail) => {
             tracing::info!("self-confinement: {detail}");

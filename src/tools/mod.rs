@@ -104,12 +104,7 @@ impl Context {
         }
         shape.max_line_chars = config.limits.max_line_chars;
         let policy = crate::output::OutputPolicy::new(&shape).map_err(|e| format!("output.error_patterns: {e}"))?;
-        // codebox's own scratch space: spilled outputs and test reports. Private (0700), removed on exit, and the
-        // only part of the temporary directory that codebox's landlock domain may write.
-        let scratch = tempfile::Builder::new()
-            .prefix("codebox-")
-            .tempdir()
-            .map_err(|e| format!("cannot create a private temporary directory: {e}"))?;
+        let scratch = scratch_dir()?;
         let spill = SpillStore::new_in(
             crate::spill::SpillLimits {
                 max_entry_bytes: out.spill_entry_bytes,
@@ -130,6 +125,47 @@ impl Context {
             scratch: Arc::new(scratch),
         })
     }
+}
+
+/// codebox's own scratch space (spilled outputs, test reports): `$TMPDIR/codebox-<uid>/<pid>-<random>`, private
+/// (0700) and removed on exit. The per-user parent, not the scratch directory itself, is what codebox's landlock
+/// domain may write: landlock would refuse removing a directory that sits directly in /tmp. Scratch directories
+/// of processes that died without cleaning up are removed here, on the next start.
+fn scratch_dir() -> Result<tempfile::TempDir, String> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let uid = nix::unistd::geteuid().as_raw();
+    let parent = std::env::temp_dir().join(format!("codebox-{uid}"));
+    match std::fs::DirBuilder::new().mode(0o700).create(&parent) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+            return Err(format!("cannot create {}: {e}; set TMPDIR to a writable directory", parent.display()));
+        }
+        _ => {}
+    }
+    // Another user could have created the name first, in a shared /tmp: use it only when it is ours and private.
+    let meta = std::fs::symlink_metadata(&parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+    if !meta.is_dir() || meta.uid() != uid || meta.mode() & 0o077 != 0 {
+        return Err(format!(
+            "{} is not a private directory owned by uid {uid}; remove it, or set TMPDIR to another directory",
+            parent.display()
+        ));
+    }
+    if let Ok(entries) = std::fs::read_dir(&parent) {
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let pid = name.to_str().and_then(|n| n.split('-').next()).and_then(|p| p.parse::<i32>().ok());
+            let dead = pid.is_some_and(|pid| {
+                pid > 0
+                    && nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) == Err(nix::errno::Errno::ESRCH)
+            });
+            if dead {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    tempfile::Builder::new()
+        .prefix(&format!("{}-", std::process::id()))
+        .tempdir_in(&parent)
+        .map_err(|e| format!("cannot create a private temporary directory in {}: {e}", parent.display()))
 }
 
 /// What a long call has produced so far, for progress notifications: bytes, and the last complete line.

@@ -85,6 +85,7 @@ async fn the_example_agent_fixes_the_bug_and_commits_on_a_branch() {
         .env("OPENAI_API_KEY", "test-key")
         .env("CODEBOX_BIN", BIN)
         .env("XDG_STATE_HOME", p.outside.join("state"))
+        .env("TMPDIR", &p.outside)
         .output()
         .await
         .unwrap();

@@ -64,14 +64,22 @@ pub async fn stdio_with(
 ) -> Client {
     let mut cmd = tokio::process::Command::new(BIN);
     cmd.arg("serve").arg("--root").arg(root).args(args).stderr(Stdio::null());
-    // Undo history goes next to the project, not into the machine's ~/.local/state.
-    cmd.env("XDG_STATE_HOME", root.parent().unwrap().join("state"));
+    // Undo history and scratch go next to the project, not into the machine's ~/.local/state and /tmp.
+    private_dirs(cmd.as_std_mut(), root);
     for (k, v) in env {
         cmd.env(k, v);
     }
     adjust(&mut cmd);
     let cmd = cmd.configure(|_| {});
     ().serve(TokioChildProcess::new(cmd).unwrap()).await.expect("MCP handshake over stdio")
+}
+
+/// Points the server's undo history (XDG_STATE_HOME) and scratch space (TMPDIR) next to the project.
+pub fn private_dirs(cmd: &mut std::process::Command, root: &Path) {
+    let base = root.parent().unwrap();
+    let tmp = base.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    cmd.env("XDG_STATE_HOME", base.join("state")).env("TMPDIR", tmp);
 }
 
 /// The pid of the process whose environment holds `marker` (tests start servers with a unique marker).
@@ -149,7 +157,7 @@ impl HttpServer {
     pub async fn start(root: &Path, token: Option<&str>, extra: &[&str]) -> HttpServer {
         let mut cmd = tokio::process::Command::new(BIN);
         cmd.arg("serve").arg("--root").arg(root).arg("--http").arg("127.0.0.1:0").args(extra);
-        cmd.env("XDG_STATE_HOME", root.parent().unwrap().join("state"));
+        private_dirs(cmd.as_std_mut(), root);
         match token {
             Some(t) => cmd.env("CODEBOX_TOKEN", t),
             None => cmd.arg("--no-auth"),

@@ -18,7 +18,9 @@ struct Raw {
 
 impl Raw {
     fn start(root: &std::path::Path) -> Raw {
-        let mut child = tokio::process::Command::new(BIN)
+        let mut cmd = tokio::process::Command::new(BIN);
+        private_dirs(cmd.as_std_mut(), root);
+        let mut child = cmd
             .args(["serve", "--root"])
             .arg(root)
             .stdin(Stdio::piped())
@@ -44,6 +46,50 @@ impl Raw {
             }
         }
     }
+}
+
+/// The entries of codebox's per-user scratch parent under the harness's TMPDIR, sorted.
+fn scratch_entries(p: &Project) -> Vec<String> {
+    let parent = p.root.parent().unwrap().join("tmp").join(format!("codebox-{}", nix::unistd::geteuid()));
+    let mut names: Vec<String> = std::fs::read_dir(&parent)
+        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// codebox's scratch directory (spills, test reports) is removed when the client closes stdin and on SIGTERM;
+/// one left by a process that died without cleaning up is removed at the next start, a live one is kept.
+#[tokio::test]
+async fn scratch_directory_is_removed_on_exit_and_a_dead_process_leftover_is_swept() {
+    use std::os::unix::fs::DirBuilderExt;
+    let p = Project::new();
+    let parent = p.root.parent().unwrap().join("tmp").join(format!("codebox-{}", nix::unistd::geteuid()));
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&parent).unwrap();
+    // pid 999999999 is above any pid_max: that process is dead. The test's own pid is alive.
+    std::fs::create_dir(parent.join("999999999-left")).unwrap();
+    let live = format!("{}-live", std::process::id());
+    std::fs::create_dir(parent.join(&live)).unwrap();
+
+    let c = stdio(&p.root, &[]).await;
+    let during = scratch_entries(&p);
+    assert_eq!(during.len(), 2, "the dead process's leftover is swept, the live one kept, one new: {during:?}");
+    assert!(during.contains(&live) && !during.contains(&"999999999-left".to_string()), "{during:?}");
+    ok(&c, "run_tests", json!({"command": "echo ok"})).await;
+    c.cancel().await.unwrap();
+    assert_eq!(scratch_entries(&p), vec![live.clone()], "closing stdin removes the scratch directory");
+
+    let mut raw = Raw::start(&p.root);
+    raw.send(json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
+        "protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}))
+        .await;
+    raw.reply(json!(1)).await;
+    assert_eq!(scratch_entries(&p).len(), 2);
+    let pid = nix::unistd::Pid::from_raw(raw.child.id().unwrap() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let status = raw.child.wait().await.unwrap();
+    assert!(status.success(), "SIGTERM is a clean shutdown: {status}");
+    assert_eq!(scratch_entries(&p), vec![live], "SIGTERM removes the scratch directory");
 }
 
 #[tokio::test]

@@ -170,6 +170,7 @@ async fn a_long_search_stops_when_cancelled() {
         .args(["serve", "--root"])
         .arg(&p.root)
         .env("XDG_STATE_HOME", p.outside.join("state"))
+        .env("TMPDIR", &p.outside)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
