@@ -54,8 +54,7 @@ impl Report {
 
 /// Probes every layer under the given sandbox settings. `root` is the workspace the server would serve.
 pub fn probe(root: &Path, settings: &crate::config::SandboxSettings) -> Report {
-    let mut layers = Vec::new();
-    layers.push(Layer {
+    let path_confinement = Layer {
         name: "path confinement".into(),
         required: true,
         status: match Workspace::open(root) {
@@ -68,7 +67,8 @@ pub fn probe(root: &Path, settings: &crate::config::SandboxSettings) -> Report {
             },
             Err(e) => Status::Missing(e),
         },
-    });
+    };
+    let mut layers = vec![path_confinement];
     layers.push(Layer { name: "landlock".into(), required: false, status: landlock_status() });
     layers.push(Layer {
         name: "user namespaces".into(),

@@ -1,5 +1,8 @@
 """Issue 4 closing figure: edit_file end to end (MCP request to response over stdio) on a 10,000-line Rust file,
-each edit valid (so the syntax gate parses the new text once). Median and p90 of 30 edits.
+each edit valid. As an agent works: read_file first (which parses the file in the background while the model
+thinks; 1 s here), then 30 edits, each checked by an incremental reparse. Median and p90 of the 30, and the first
+edit on its own; then, for comparison, an edit sent right after the read (it waits for the background parse) and one
+of a file never read (a full parse).
 
 Run with: python3 scripts/measure/edit_latency.py [path/to/codebox]"""
 import os
@@ -18,6 +21,10 @@ with tempfile.TemporaryDirectory() as tmp:
     body = "".join(f"pub fn f{i}(x: u32) -> u32 {{\n    let y = x + {i};\n    y * 2\n}}\n\n" for i in range(2000))
     open(os.path.join(root, "big.rs"), "w").write(body)
     cb = Codebox(binary, root, dict(os.environ, XDG_STATE_HOME=os.path.join(tmp, "state")))
+    for name in ("cold.rs", "eager.rs"):
+        open(os.path.join(root, name), "w").write(body)
+    cb.call("read_file", {"path": "big.rs", "limit": 50})
+    time.sleep(1)  # the model reading and deciding; not a synchronisation
     times = []
     for i in range(30):
         old, new = (f"let y = x + {i};", f"let y = x + {i} + 0;")
@@ -25,7 +32,21 @@ with tempfile.TemporaryDirectory() as tmp:
         text, _, err = cb.call("edit_file", {"path": "big.rs", "edits": [{"old_string": old, "new_string": new}]})
         times.append(time.perf_counter() - t)
         assert not err, text
+    t = time.perf_counter()
+    text, _, err = cb.call("edit_file", {"path": "cold.rs", "edits": [{"old_string": "let y = x + 7;", "new_string": "let y = x + 8;"}]})
+    cold = time.perf_counter() - t
+    assert not err, text
+    cb.call("read_file", {"path": "eager.rs", "limit": 50})
+    t = time.perf_counter()
+    text, _, err = cb.call("edit_file", {"path": "eager.rs", "edits": [{"old_string": "let y = x + 7;", "new_string": "let y = x + 8;"}]})
+    eager = time.perf_counter() - t
+    assert not err, text
     cb.close()
+    first = times[0]
     times.sort()
     lines = body.count("\n")
-    print(f"edit_file on a {lines}-line Rust file: median {times[15] * 1e3:.1f} ms, p90 {times[27] * 1e3:.1f} ms (30 edits)")
+    print(
+        f"edit_file on a {lines}-line Rust file after read_file: median {times[15] * 1e3:.1f} ms, "
+        f"p90 {times[27] * 1e3:.1f} ms (30 edits), first edit {first * 1e3:.1f} ms; "
+        f"an edit right after its read: {eager * 1e3:.1f} ms; an edit of a file never read: {cold * 1e3:.1f} ms"
+    )

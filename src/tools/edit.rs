@@ -57,11 +57,13 @@ fn check_version(shown: &str, expected: Option<&str>, current: Option<&Existing>
 }
 
 /// The syntax gate: refuses text that adds syntax errors the old text did not have. Returns a note for the result.
-fn gate(shown: &str, old: Option<&str>, new: &str, allow: bool) -> ToolResult<String> {
+/// Parse trees are cached per path, so a check after a read or an earlier edit reparses only what changed.
+fn gate(ctx: &Context, p: &WorkspacePath, old: Option<&str>, new: &str, allow: bool) -> ToolResult<String> {
+    let shown = &p.display();
     let Some(lang) = Lang::detect(shown, new) else {
         return Ok("not syntax-checked (no grammar for this file type)".into());
     };
-    let new_report = syntax::check(lang, new);
+    let new_report = ctx.trees.check(shown, lang, new);
     if !new_report.checked {
         return Ok(format!("not syntax-checked ({} parser could not run)", lang.name()));
     }
@@ -69,7 +71,8 @@ fn gate(shown: &str, old: Option<&str>, new: &str, allow: bool) -> ToolResult<St
         return Ok(format!("syntax ok ({})", lang.name()));
     }
     let old_text = old.unwrap_or("");
-    let old_report = syntax::check(lang, old_text);
+    // Checked under the same key: an incremental parse from the new text's tree.
+    let old_report = ctx.trees.check(shown, lang, old_text);
     let added = syntax::new_errors(&old_report, old_text, &new_report, new);
     if added.is_empty() {
         return Ok(format!(
@@ -124,7 +127,7 @@ pub fn write_file(ctx: &Context, req: &WriteRequest<'_>) -> ToolResult<String> {
         let v = old.as_ref().map(|o| o.version.clone()).unwrap_or_default();
         return Ok(format!("{shown} already holds exactly this content; nothing written · version {v}"));
     }
-    let note = gate(&shown, old_text.as_deref(), req.content, req.allow_syntax_errors)?;
+    let note = gate(ctx, &p, old_text.as_deref(), req.content, req.allow_syntax_errors)?;
     commit(ctx, &p, old.as_ref(), req.content, String::new(), note)
 }
 
@@ -150,7 +153,7 @@ pub fn edit_file(ctx: &Context, req: &EditRequest<'_>) -> ToolResult<String> {
     })?;
     let outcome =
         edits::apply_edits(text, &req.edits).map_err(|e| ToolError::new(ErrorKind::InvalidArgument, e.message))?;
-    let note = gate(&shown, Some(text), &outcome.text, req.allow_syntax_errors)?;
+    let note = gate(ctx, &p, Some(text), &outcome.text, req.allow_syntax_errors)?;
     let mut summary = String::new();
     let n = outcome.applied.len();
     for (i, a) in outcome.applied.iter().enumerate() {

@@ -30,6 +30,8 @@ pub struct Context {
     pub repeats: Arc<std::sync::Mutex<std::collections::HashMap<String, crate::testrun::RepeatTracker>>>,
     /// Name and email for commits, read from the user's git config at start (the sandbox hides it).
     pub git_identity: (String, String),
+    /// Parse trees of recently read and edited files, for incremental syntax checks.
+    pub trees: Arc<crate::syntax::Trees>,
     /// The private scratch directory (see `new`); dropped with the last clone of the context.
     pub scratch: Arc<tempfile::TempDir>,
 }
@@ -122,6 +124,7 @@ impl Context {
             history: Arc::new(crate::history::History::open(&root_real)),
             repeats: Default::default(),
             git_identity: git::identity_from_config(),
+            trees: Default::default(),
             scratch: Arc::new(scratch),
         })
     }

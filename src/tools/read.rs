@@ -9,6 +9,7 @@ use crate::error::{ErrorKind, ToolError, ToolResult};
 use crate::tools::{Context, human_bytes};
 use crate::workspace::{content_version, meta_version};
 
+use crate::syntax::{Lang, WARM_MIN_BYTES};
 use crate::workspace::CONTENT_VERSION_MAX;
 /// After the window, lines are still counted to tell the model the file's length, but never past this much.
 const COUNT_SCAN_MAX: u64 = 256 << 20;
@@ -79,6 +80,12 @@ pub fn read_file(ctx: &Context, req: &ReadRequest<'_>) -> ToolResult<String> {
     }
     if size == 0 {
         return Ok(format!("[{shown}: empty file (0 lines) · version {version}]"));
+    }
+    // An edit usually follows a read: parse the file now, off the call, so the edit's syntax check is incremental.
+    if let Some(text) = whole.as_deref().filter(|b| b.len() >= WARM_MIN_BYTES).and_then(|b| std::str::from_utf8(b).ok())
+        && let Some(lang) = Lang::detect(&shown, text)
+    {
+        ctx.trees.warm(&shown, lang, text);
     }
 
     let max_line = ctx.config.limits.max_line_chars;

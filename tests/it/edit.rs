@@ -166,6 +166,42 @@ async fn the_syntax_gate_refuses_flattened_python_and_allows_when_asked() {
     assert!(ok(&c, "write_file", json!({"path": "notes.xyz", "content": "{{{"})).await.contains("not syntax-checked"));
 }
 
+/// A big file is read (which parses it in the background), then edited again and again: each check reparses from
+/// the previous tree, and still refuses exactly what breaks the file, at the right line, and excuses errors that
+/// were already there. Also after the file changed behind codebox's back (the cached tree is of the text before).
+#[tokio::test]
+async fn the_gate_on_a_big_file_read_then_edited_repeatedly() {
+    let p = Project::new();
+    let src: String =
+        (0..3000).map(|i| format!("def f{i}(x):\n    if x > {i}:\n        return x\n    return {i}\n\n")).collect();
+    p.write("big.py", &src);
+    let c = stdio(&p.root, &[]).await;
+    ok(&c, "read_file", json!({"path": "big.py", "limit": 10})).await;
+    let edit = |old: &str, new: &str| json!({"path": "big.py", "edits": [{"old_string": old, "new_string": new}]});
+    let out = ok(&c, "edit_file", edit("    return 1500\n", "    return 1500 + 1\n")).await;
+    assert!(out.contains("syntax ok (Python)"), "{out}");
+    // Line 7,502 is `    if x > 1500:`'s body; flattening it is refused there.
+    let msg =
+        err(&c, "edit_file", edit("        return x\n    return 1500 + 1", "return x\n    return 1500 + 1")).await;
+    assert!(msg.contains("big.py:7503:1") && msg.contains("expected an indented block"), "{msg}");
+    let msg = err(&c, "edit_file", edit("def f2999(x):", "def f2999(x:")).await;
+    assert!(msg.contains("big.py:14996"), "{msg}");
+    // Changed behind codebox's back: a syntax error near the top. An edit elsewhere is accepted (the error was
+    // already there); one that breaks more is refused.
+    let now = std::fs::read_to_string(p.root.join("big.py")).unwrap();
+    p.write("big.py", now.replacen("def f3(x):", "def f3(x", 1));
+    let out = ok(&c, "edit_file", edit("    return 2000\n", "    return 2001\n")).await;
+    assert!(out.contains("no new errors"), "{out}");
+    // (With two errors in the file, tree-sitter's recovery may place the new one at the start of the enclosing
+    // ERROR node; the refusal is what matters here.)
+    let msg = err(&c, "edit_file", edit("def f2500(x):", "def f2500(x:")).await;
+    assert!(msg.contains("would introduce 1 Python syntax error"), "{msg}");
+    assert!(
+        std::fs::read_to_string(p.root.join("big.py")).unwrap().contains("def f2500(x):\n"),
+        "refused means untouched"
+    );
+}
+
 #[tokio::test]
 async fn f3_f4_f5_writes_through_symlinks_leading_out_are_refused() {
     let p = Project::new();
