@@ -16,6 +16,11 @@
 //! (start ≤ 10 ms, read p50 ≤ 60 µs, ≥ 10× the filesystem server's calls/s, idle RSS ≤ 10 MiB).
 //! It is a report: nothing is asserted on timings.
 //!
+//! A third column is the floor of this machine: the benchmark binary itself re-executed as the smallest stdio MCP
+//! server that can answer these calls (`FOUNDATION_FLOOR_SERVER` set: blocking line reads, one `read` of the file
+//! per call, a canned JSON line out, no JSON parsing). Its round trip is what process wake-ups and pipes cost here,
+//! before any server does any work; on a VM whose cross-CPU wake-ups are slow it explains most of every figure.
+//!
 //! Run with: cargo bench --bench foundation
 //!
 //! Environment:
@@ -54,6 +59,7 @@ struct Server {
     name: String,
     program: String,
     args: Vec<String>,
+    env: Vec<(String, String)>,
     tool: &'static str,
     path_arg: String,
 }
@@ -61,7 +67,7 @@ struct Server {
 impl Server {
     fn command(&self) -> std::process::Command {
         let mut c = std::process::Command::new(&self.program);
-        c.args(&self.args);
+        c.args(&self.args).envs(self.env.iter().cloned());
         c
     }
 
@@ -95,7 +101,37 @@ struct Report {
     errors: Vec<String>,
 }
 
+/// The floor server (see the module docs): answers `initialize` and every `tools/call` with canned lines, the
+/// call's id spliced in, the file read fresh each time. Exits at end of input.
+fn floor_server(file: &str) {
+    let stdin = std::io::stdin();
+    let mut out = std::io::stdout().lock();
+    let mut line = String::new();
+    let mut input = stdin.lock();
+    while input.read_line(&mut line).is_ok_and(|n| n > 0) {
+        // The id, textually: `"id":N` as every client here writes it (with or without a space).
+        let id = line.split("\"id\":").nth(1).map(|rest| {
+            let rest = rest.trim_start();
+            rest[..rest.find([',', '}']).unwrap_or(rest.len())].trim().to_string()
+        });
+        if let Some(id) = id {
+            let result = if line.contains("\"initialize\"") {
+                r#"{"protocolVersion":"2025-06-18","capabilities":{"tools":{}},"serverInfo":{"name":"floor","version":"0"}}"#.to_string()
+            } else {
+                let text = std::fs::read_to_string(file).unwrap_or_default();
+                format!(r#"{{"content":[{{"type":"text","text":{}}}]}}"#, Value::String(text))
+            };
+            let _ = writeln!(out, r#"{{"jsonrpc":"2.0","id":{id},"result":{result}}}"#);
+            let _ = out.flush();
+        }
+        line.clear();
+    }
+}
+
 fn main() {
+    if let Ok(file) = std::env::var("FOUNDATION_FLOOR_SERVER") {
+        return floor_server(&file);
+    }
     let calls: usize = std::env::var("CODEBOX_BENCH_CALLS").ok().and_then(|s| s.parse().ok()).unwrap_or(2000);
     let dir = tempfile::tempdir().expect("temp dir");
     // Canonical, so the filesystem server (which resolves symlinks of allowed dirs) sees the same path.
@@ -114,11 +150,22 @@ fn main() {
         name: "codebox".into(),
         program: codebox_bin(),
         args: vec!["serve".into(), "--root".into(), root.display().to_string()],
+        env: vec![],
         tool: "read_file",
         path_arg: "small.txt".into(),
     };
     eprintln!("foundation: codebox {} on a {}-byte file, {calls} calls per phase", codebox.program, text.len());
     let cb = run_server(&rt, &codebox, calls);
+    let floor = Server {
+        name: "floor".into(),
+        program: std::env::current_exe().expect("the benchmark's own path").display().to_string(),
+        args: vec![],
+        env: vec![("FOUNDATION_FLOOR_SERVER".into(), file.display().to_string())],
+        tool: "read_file",
+        path_arg: "small.txt".into(),
+    };
+    eprintln!("foundation: floor server (this binary, FOUNDATION_FLOOR_SERVER)");
+    let fl = run_server(&rt, &floor, calls);
 
     let (fs, fs_note) = match filesystem_server(&root, &file) {
         Ok((server, version)) => {
@@ -131,7 +178,7 @@ fn main() {
         }
     };
 
-    print_table(&cb, fs.as_ref(), &fs_note, text.len(), calls);
+    print_table(&cb, fs.as_ref(), &fl, &fs_note, text.len(), calls);
     println!("total bench time {:.1} s", t_all.elapsed().as_secs_f64());
 }
 
@@ -258,7 +305,7 @@ async fn read_once(peer: &Peer<RoleClient>, p: &CallToolRequestParams) -> Result
 
 async fn latency(server: &Server, calls: usize, r: &mut Report) -> Result<(), String> {
     let mut cmd = tokio::process::Command::new(&server.program);
-    cmd.args(&server.args);
+    cmd.args(&server.args).envs(server.env.iter().cloned());
     let (transport, _) = TokioChildProcess::builder(cmd)
         .stderr(Stdio::null())
         .spawn()
@@ -375,6 +422,7 @@ fn filesystem_server(root: &Path, file: &Path) -> Result<(Server, String), Strin
             name: "filesystem".into(),
             program: node,
             args: vec![entry.display().to_string(), root.display().to_string()],
+            env: vec![],
             tool: "read_text_file",
             path_arg: file.display().to_string(),
         },
@@ -405,7 +453,7 @@ fn verdict(ok: Option<bool>) -> &'static str {
     }
 }
 
-fn print_table(cb: &Report, fs: Option<&Report>, fs_note: &str, bytes: usize, calls: usize) {
+fn print_table(cb: &Report, fs: Option<&Report>, fl: &Report, fs_note: &str, bytes: usize, calls: usize) {
     let empty = Report::default();
     let f = fs.unwrap_or(&empty);
     let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
@@ -428,55 +476,96 @@ fn print_table(cb: &Report, fs: Option<&Report>, fs_note: &str, bytes: usize, ca
     println!();
     println!("foundation benchmark — stdio, {bytes}-byte file, {calls} calls per phase, {IN_FLIGHT} in flight");
     println!("filesystem server: {fs_note}");
-    println!("{:-<78}", "");
-    println!("{:<28} {:>14} {:>14} {:>9}  target", "metric", "codebox", "filesystem", "cb/fs");
-    println!("{:-<78}", "");
-    let row = |m: &str, a: String, b: String, r: String, t: String| println!("{m:<28} {a:>14} {b:>14} {r:>9}  {t}");
+    println!("floor: the smallest stdio server that answers these calls (see the source), same run");
+    println!("{:-<92}", "");
+    println!("{:<28} {:>12} {:>12} {:>12} {:>9}  target", "metric", "codebox", "filesystem", "floor", "cb/fs");
+    println!("{:-<92}", "");
+    let row = |m: &str, a: String, b: String, c: String, r: String, t: String| {
+        println!("{m:<28} {a:>12} {b:>12} {c:>12} {r:>9}  {t}")
+    };
     let cb_start_ok = cb.start.map(|s| s.0 <= Duration::from_millis(10));
-    row("cold start median (×20)", start(cb, 0), start(f, 0), "".into(), format!("≤ 10 ms: {}", verdict(cb_start_ok)));
-    row("cold start min", start(cb, 1), start(f, 1), "".into(), "".into());
-    row("cold start max", start(cb, 2), start(f, 2), "".into(), "".into());
+    row(
+        "cold start median (×20)",
+        start(cb, 0),
+        start(f, 0),
+        start(fl, 0),
+        "".into(),
+        format!("≤ 10 ms: {}", verdict(cb_start_ok)),
+    );
+    row("cold start min", start(cb, 1), start(f, 1), start(fl, 1), "".into(), "".into());
+    row("cold start max", start(cb, 2), start(f, 2), start(fl, 2), "".into(), "".into());
     let cb_p50_ok = cb.seq.as_ref().map(|l| l.p50 <= Duration::from_micros(60));
     row(
         "read seq p50",
         lat(&cb.seq, |l| l.p50),
         lat(&f.seq, |l| l.p50),
+        lat(&fl.seq, |l| l.p50),
         "".into(),
         format!("≤ 60 µs: {}", verdict(cb_p50_ok)),
     );
-    row("read seq p99", lat(&cb.seq, |l| l.p99), lat(&f.seq, |l| l.p99), "".into(), "".into());
-    row("read seq mean", lat(&cb.seq, |l| l.mean), lat(&f.seq, |l| l.mean), "".into(), "".into());
+    row("read seq p99", lat(&cb.seq, |l| l.p99), lat(&f.seq, |l| l.p99), lat(&fl.seq, |l| l.p99), "".into(), "".into());
+    row(
+        "read seq mean",
+        lat(&cb.seq, |l| l.mean),
+        lat(&f.seq, |l| l.mean),
+        lat(&fl.seq, |l| l.mean),
+        "".into(),
+        "".into(),
+    );
     let x_ok = |a: Option<f64>, b: Option<f64>| match (a, b) {
         (Some(a), Some(b)) if b > 0.0 => Some(a / b >= 10.0),
         _ => None,
     };
     let (cs, fsq) = (rate(&cb.seq), rate(&f.seq));
-    row("read seq calls/s", fmt_rate(cs), fmt_rate(fsq), ratio(cs, fsq), format!("≥ 10×: {}", verdict(x_ok(cs, fsq))));
+    row(
+        "read seq calls/s",
+        fmt_rate(cs),
+        fmt_rate(fsq),
+        fmt_rate(rate(&fl.seq)),
+        ratio(cs, fsq),
+        format!("≥ 10×: {}", verdict(x_ok(cs, fsq))),
+    );
     row(
         "read seq p50, raw pipe",
         lat(&cb.raw, |l| l.p50),
         lat(&f.raw, |l| l.p50),
+        lat(&fl.raw, |l| l.p50),
         "".into(),
         "(no rmcp client)".into(),
     );
-    row("read seq p99, raw pipe", lat(&cb.raw, |l| l.p99), lat(&f.raw, |l| l.p99), "".into(), "".into());
+    row(
+        "read seq p99, raw pipe",
+        lat(&cb.raw, |l| l.p99),
+        lat(&f.raw, |l| l.p99),
+        lat(&fl.raw, |l| l.p99),
+        "".into(),
+        "".into(),
+    );
     let (cr, fr) = (rate(&cb.raw), rate(&f.raw));
-    row("read seq calls/s, raw pipe", fmt_rate(cr), fmt_rate(fr), ratio(cr, fr), "".into());
-    row("read ×8 p50", lat(&cb.par, |l| l.p50), lat(&f.par, |l| l.p50), "".into(), "".into());
-    row("read ×8 p99", lat(&cb.par, |l| l.p99), lat(&f.par, |l| l.p99), "".into(), "".into());
+    row("read seq calls/s, raw pipe", fmt_rate(cr), fmt_rate(fr), fmt_rate(rate(&fl.raw)), ratio(cr, fr), "".into());
+    row("read ×8 p50", lat(&cb.par, |l| l.p50), lat(&f.par, |l| l.p50), lat(&fl.par, |l| l.p50), "".into(), "".into());
+    row("read ×8 p99", lat(&cb.par, |l| l.p99), lat(&f.par, |l| l.p99), lat(&fl.par, |l| l.p99), "".into(), "".into());
     let (cp, fp) = (rate(&cb.par), rate(&f.par));
-    row("read ×8 calls/s", fmt_rate(cp), fmt_rate(fp), ratio(cp, fp), format!("≥ 10×: {}", verdict(x_ok(cp, fp))));
+    row(
+        "read ×8 calls/s",
+        fmt_rate(cp),
+        fmt_rate(fp),
+        fmt_rate(rate(&fl.par)),
+        ratio(cp, fp),
+        format!("≥ 10×: {}", verdict(x_ok(cp, fp))),
+    );
     let rss_ok = cb.rss_kib.map(|k| k <= 10 * 1024);
     row(
         "idle RSS (VmRSS)",
         fmt_mib(cb.rss_kib),
         fmt_mib(f.rss_kib),
+        fmt_mib(fl.rss_kib),
         "".into(),
         format!("≤ 10 MiB: {}", verdict(rss_ok)),
     );
-    row("peak RSS (VmHWM)", fmt_mib(cb.hwm_kib), fmt_mib(f.hwm_kib), "".into(), "".into());
-    println!("{:-<78}", "");
-    for (name, r) in [("codebox", cb), ("filesystem", f)] {
+    row("peak RSS (VmHWM)", fmt_mib(cb.hwm_kib), fmt_mib(f.hwm_kib), fmt_mib(fl.hwm_kib), "".into(), "".into());
+    println!("{:-<92}", "");
+    for (name, r) in [("codebox", cb), ("filesystem", f), ("floor", fl)] {
         for e in &r.errors {
             println!("ERROR {name}: {e}");
         }
