@@ -271,12 +271,17 @@ fn confine_self(ctx: &Context) -> Result<(), String> {
 }
 
 fn init_tracing(level: Option<&str>) {
-    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{EnvFilter, Layer};
     let filter = match level {
         Some(l) => EnvFilter::new(l),
         // rmcp logs every error response at WARN, including the expected answer to clients' discovery probe.
         None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,rmcp::service=error")),
     };
-    // stdout carries the protocol on stdio: logs go to stderr only.
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).try_init();
+    // stdout carries the protocol on stdio: logs go to stderr only. MCP log notifications get codebox's own events
+    // at info and above, whatever stderr shows; each session filters them by the level its client set.
+    let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(false).with_filter(filter);
+    let forward = codebox::server::logging::layer().with_filter(tracing_subscriber::filter::LevelFilter::INFO);
+    let _ = tracing_subscriber::registry().with(stderr).with(forward).try_init();
 }

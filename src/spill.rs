@@ -524,6 +524,7 @@ impl SpillWriter {
                 break;
             }
             if let Some(old) = state.entries.pop_front() {
+                tracing::info!("output {} evicted from the spill store (count or size cap reached)", old.info.id);
                 state.evicted.push_back(old.info.id);
                 if state.evicted.len() > EVICTED_MEMORY {
                     state.evicted.pop_front();

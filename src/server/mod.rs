@@ -6,6 +6,7 @@
 #![allow(deprecated)]
 
 pub mod http;
+pub mod logging;
 pub mod params;
 pub mod schema;
 mod stdio;
@@ -17,7 +18,7 @@ use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
     CallToolResult, ContentBlock, Implementation, JsonObject, ListResourceTemplatesResult, ListResourcesResult,
-    LoggingLevel, PaginatedRequestParams, ProgressNotificationParam, ProtocolVersion, ReadResourceRequestParams,
+    PaginatedRequestParams, ProgressNotificationParam, ProtocolVersion, ReadResourceRequestParams,
     ReadResourceResponse, ReadResourceResult, Resource, ResourceContents, ResourceTemplate, ServerCapabilities,
     ServerConfig, SetLevelRequestParams, Tool,
 };
@@ -38,7 +39,7 @@ Long results are cut to a budget and name the read_output call that returns the 
 pub struct CodeboxServer {
     ctx: Context,
     tool_router: ToolRouter<Self>,
-    log_level: Arc<Mutex<LoggingLevel>>,
+    log_level: logging::SessionLevel,
 }
 
 struct CancelOnDrop(Cancel);
@@ -161,7 +162,7 @@ Run a shell command (bash -c) in the workspace; returns the output cut to a budg
                 );
             }
         }
-        CodeboxServer { ctx, tool_router, log_level: Arc::new(Mutex::new(LoggingLevel::Info)) }
+        CodeboxServer { ctx, tool_router, log_level: Default::default() }
     }
 
     /// Every tool this server offers, as tools/list shows them.
@@ -577,8 +578,13 @@ impl ServerHandler for CodeboxServer {
     }
 
     async fn set_level(&self, request: SetLevelRequestParams, _: RequestContext<RoleServer>) -> Result<(), McpError> {
-        *self.log_level.lock().unwrap_or_else(|p| p.into_inner()) = request.level;
+        self.log_level.set(request.level);
         Ok(())
+    }
+
+    /// From here on the client may receive log notifications: start forwarding them.
+    async fn on_initialized(&self, context: rmcp::service::NotificationContext<RoleServer>) {
+        logging::forward(context.peer, self.log_level.clone());
     }
 }
 

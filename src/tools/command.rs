@@ -99,6 +99,14 @@ pub fn execute(
     if !out.is_empty() && !out.ends_with('\n') {
         out.push('\n');
     }
+    match &outcome.exit {
+        Exit::TimedOut(t) => tracing::info!("a command timed out after {} s; its process tree was killed", t.as_secs()),
+        Exit::Cancelled => tracing::info!("a command was cancelled by the client; its process tree was killed"),
+        _ => {}
+    }
+    if outcome.layers.iter().any(|l| !l.enforced) {
+        tracing::warn!("a command ran with sandbox layers skipped (best-effort): {}", layers_summary(&outcome.layers));
+    }
     let status = match &outcome.exit {
         Exit::Code(c) => format!("exit {c}"),
         Exit::Signal(s) => format!("killed by signal {s} ({})", signal_name(*s)),

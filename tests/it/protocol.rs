@@ -92,6 +92,54 @@ async fn scratch_directory_is_removed_on_exit_and_a_dead_process_leftover_is_swe
     assert_eq!(scratch_entries(&p), vec![live], "SIGTERM removes the scratch directory");
 }
 
+/// logging/setLevel sets the minimum level of the log notifications a session gets: at `error`, a command's
+/// timeout (logged at info) sends nothing; at `info`, it arrives as notifications/message from a codebox logger.
+#[tokio::test]
+async fn log_notifications_follow_the_level_the_client_sets() {
+    let p = Project::new();
+    let mut raw = Raw::start(&p.root);
+    raw.send(json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
+        "protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}))
+        .await;
+    raw.reply(json!(1)).await;
+    raw.send(json!({"jsonrpc":"2.0","method":"notifications/initialized"})).await;
+    // Different timeouts tell the two calls' messages apart.
+    let timeout_call = |id: u64, secs: u64| {
+        json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":"run_command",
+            "arguments":{"command":"sleep 30","timeout_secs":secs}}})
+    };
+    // Reads lines until the response to `id`, then on until `want` "timed out" notifications have come.
+    let mut seen = Vec::new();
+    let read_until = async |raw: &mut Raw, id: u64, want: usize, seen: &mut Vec<Value>| {
+        let mut answered = false;
+        while !(answered && seen.len() >= want) {
+            let line = raw.lines.next_line().await.unwrap().expect("server closed stdout");
+            let v: Value = serde_json::from_str(&line).unwrap();
+            answered |= v["id"] == json!(id);
+            if v["method"] == "notifications/message" && v["params"]["data"].to_string().contains("timed out") {
+                seen.push(v["params"].clone());
+            }
+        }
+    };
+    let wait = async {
+        // At level error the timeout (logged at info) is not sent: it is filtered when it is logged, before the
+        // call answers, so nothing of it can arrive later.
+        raw.send(json!({"jsonrpc":"2.0","id":2,"method":"logging/setLevel","params":{"level":"error"}})).await;
+        read_until(&mut raw, 2, 0, &mut seen).await;
+        raw.send(timeout_call(3, 1)).await;
+        read_until(&mut raw, 3, 0, &mut seen).await;
+        raw.send(json!({"jsonrpc":"2.0","id":4,"method":"logging/setLevel","params":{"level":"info"}})).await;
+        read_until(&mut raw, 4, 0, &mut seen).await;
+        raw.send(timeout_call(5, 2)).await;
+        read_until(&mut raw, 5, 1, &mut seen).await;
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(60), wait).await.expect("the notification never came");
+    assert_eq!(seen.len(), 1, "only the call made at level info is logged: {seen:?}");
+    assert_eq!(seen[0]["level"], "info", "{seen:?}");
+    assert!(seen[0]["data"].as_str().unwrap().contains("after 2 s"), "the call at level info: {seen:?}");
+    assert!(seen[0]["logger"].as_str().unwrap().starts_with("codebox"), "{seen:?}");
+}
+
 #[tokio::test]
 async fn discovery_probe_is_answered_and_the_client_can_then_initialize() {
     let p = Project::new();
