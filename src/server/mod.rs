@@ -184,8 +184,8 @@ Run a shell command (bash -c) in the workspace; returns the output cut to a budg
         let req = tools::read::ReadRequest { path: &p.path, offset: p.offset, limit: p.limit, max_output_chars: None };
         // A small regular file is read in a few microseconds: handing it to the blocking pool would cost more
         // (a cross-thread wake-up each way) than the read itself. Anything else goes to the pool.
-        if tools::read::is_small(&self.ctx, &req) {
-            return text_result(tools::read::read_file(&self.ctx, &req));
+        if let Some(opened) = tools::read::open_small(&self.ctx, &req) {
+            return text_result(tools::read::read_opened(&self.ctx, &req, Some(opened)));
         }
         let ctx = self.ctx.clone();
         blocking(ct, move |_| {

@@ -3,10 +3,13 @@
 //! The file is read through a bounded line scanner, so a 5 GB file or a 2 GB line costs a window's worth of
 //! memory, not the file's. Binary files are described, never dumped.
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read};
 
 use crate::error::{ErrorKind, ToolError, ToolResult};
 use crate::tools::{Context, human_bytes};
+use crate::workspace::WorkspacePath;
 use crate::workspace::{content_version, meta_version};
 
 use crate::syntax::{Lang, WARM_MIN_BYTES};
@@ -30,12 +33,27 @@ pub struct ReadRequest<'a> {
 /// Files up to this size are read on the calling thread: the read costs less than a hand-off.
 const INLINE_MAX: u64 = 256 << 10;
 
-/// Whether `req` names a regular file small enough to read inline. Errors say no: the full call reports them.
-pub fn is_small(ctx: &Context, req: &ReadRequest<'_>) -> bool {
-    ctx.ws.path(req.path).and_then(|p| ctx.ws.open_file(&p)).is_ok_and(|(_, meta)| meta.len() <= INLINE_MAX)
+/// A file `read_opened` reads without opening it again.
+pub struct Opened {
+    path: WorkspacePath,
+    file: std::fs::File,
+    meta: std::fs::Metadata,
+}
+
+/// `req`'s file, opened, when it is a regular file small enough to read inline. Errors say None: the full call
+/// reports them.
+pub fn open_small(ctx: &Context, req: &ReadRequest<'_>) -> Option<Opened> {
+    let path = ctx.ws.path(req.path).ok()?;
+    let (file, meta) = ctx.ws.open_file(&path).ok()?;
+    (meta.len() <= INLINE_MAX).then_some(Opened { path, file, meta })
 }
 
 pub fn read_file(ctx: &Context, req: &ReadRequest<'_>) -> ToolResult<String> {
+    read_opened(ctx, req, None)
+}
+
+/// read_file, from the file `opened` when given (it must be `req`'s).
+pub fn read_opened(ctx: &Context, req: &ReadRequest<'_>, opened: Option<Opened>) -> ToolResult<String> {
     let offset = req.offset.unwrap_or(1);
     if offset == 0 {
         return Err(ToolError::invalid("offset is 1-based: the first line is offset=1"));
@@ -48,8 +66,14 @@ pub fn read_file(ctx: &Context, req: &ReadRequest<'_>) -> ToolResult<String> {
         )));
     }
     let budget = ctx.budget(req.max_output_chars)?;
-    let path = ctx.ws.path(req.path)?;
-    let (file, meta) = ctx.ws.open_file(&path)?;
+    let Opened { path, file, meta } = match opened {
+        Some(opened) => opened,
+        None => {
+            let path = ctx.ws.path(req.path)?;
+            let (file, meta) = ctx.ws.open_file(&path)?;
+            Opened { path, file, meta }
+        }
+    };
     let shown = path.display();
     let io_err = |e: std::io::Error| ToolError::new(ErrorKind::Io, format!("cannot read {shown:?}: {e}"));
 
@@ -120,12 +144,13 @@ pub fn read_file(ctx: &Context, req: &ReadRequest<'_>) -> ToolResult<String> {
         }
         let (text, clipped) = clip_head(&text, max_line, total_len);
         clipped_lines += clipped as u64;
-        let entry = format!("{line_no:>6}\t{text}\n");
-        if out.len() + entry.len() + FOOTER_RESERVE > budget && last_shown >= offset {
+        // `{line_no:>6}\t{text}\n`, written in place: its length is known without building it.
+        let entry_len = 6.max(line_no.checked_ilog10().unwrap_or(0) as usize + 1) + text.len() + 2;
+        if out.len() + entry_len + FOOTER_RESERVE > budget && last_shown >= offset {
             budget_hit = true;
             continue;
         }
-        out.push_str(&entry);
+        let _ = writeln!(out, "{line_no:>6}\t{text}");
         last_shown = line_no;
     }
     let total = if counting_stopped { format!("at least {line_no}") } else { line_no.to_string() };
@@ -186,12 +211,16 @@ fn strip_newline(line: &[u8]) -> &[u8] {
 }
 
 /// Keeps the first `max` chars of a long line and says how much was cut; lines are read from the start.
-fn clip_head(text: &str, max: usize, total_bytes: usize) -> (String, bool) {
+fn clip_head(text: &str, max: usize, total_bytes: usize) -> (Cow<'_, str>, bool) {
+    // A line of at most `max` bytes has at most `max` chars: no need to count them.
+    if text.len() <= max {
+        return (Cow::Borrowed(text), false);
+    }
     match text.char_indices().nth(max) {
-        None => (text.to_string(), false),
+        None => (Cow::Borrowed(text), false),
         Some((cut, _)) => {
             let rest = total_bytes.saturating_sub(cut);
-            (format!("{}…[{} more bytes on this line]", &text[..cut], rest), true)
+            (Cow::Owned(format!("{}…[{} more bytes on this line]", &text[..cut], rest)), true)
         }
     }
 }
@@ -239,8 +268,9 @@ mod tests {
 
     #[test]
     fn clip_head_respects_char_boundaries() {
-        assert_eq!(clip_head("héllo", 10, 6), ("héllo".to_string(), false));
-        assert_eq!(clip_head("héllo wörld", 3, 13), ("hél…[9 more bytes on this line]".to_string(), true));
+        assert_eq!(clip_head("héllo", 10, 6), (Cow::Borrowed("héllo"), false));
+        assert_eq!(clip_head("héllo", 5, 6), (Cow::Borrowed("héllo"), false));
+        assert_eq!(clip_head("héllo wörld", 3, 13), (Cow::Owned("hél…[9 more bytes on this line]".to_string()), true));
     }
 
     #[test]
