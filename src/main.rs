@@ -282,6 +282,8 @@ fn init_tracing(level: Option<&str>) {
     // stdout carries the protocol on stdio: logs go to stderr only. MCP log notifications get codebox's own events
     // at info and above, whatever stderr shows; each session filters them by the level its client set.
     let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(false).with_filter(filter);
-    let forward = codebox::server::logging::layer().with_filter(tracing_subscriber::filter::LevelFilter::INFO);
+    // Only codebox's own callsites: enabling other crates' info spans would cost every call.
+    let ours = tracing_subscriber::filter::Targets::new().with_target("codebox", tracing::Level::INFO);
+    let forward = codebox::server::logging::layer().with_filter(ours);
     let _ = tracing_subscriber::registry().with(stderr).with(forward).try_init();
 }
