@@ -522,6 +522,17 @@ fn common_suffix(a: &[u8], b: &[u8]) -> usize {
     i
 }
 
+/// The lines of `new` that differ from `old` (1-based, inclusive; a pure deletion gives the line where it was).
+pub fn changed_lines(old: &str, new: &str) -> (usize, usize) {
+    let (a, b) = (old.as_bytes(), new.as_bytes());
+    let prefix = common_prefix(a, b);
+    let suffix = common_suffix(&a[prefix..], &b[prefix..]);
+    let end = b.len() - suffix;
+    // The last changed byte's line (a change that ends with a newline ends on that line, not the next).
+    let last_byte = if end > prefix { end - 1 } else { prefix };
+    (point_at(b, prefix).row + 1, point_at(b, last_byte).row + 1)
+}
+
 /// tree-sitter's position of a byte offset: 0-based row, byte column.
 fn point_at(text: &[u8], byte: usize) -> Point {
     let before = &text[..byte];
@@ -1001,7 +1012,17 @@ fn match_key(error: &SyntaxError, lines: &[&str]) -> (String, String) {
 
 /// The refusal text for the model: each new error with a numbered window of the would-be text around it, then how
 /// to proceed.
-pub fn render_errors(path: &str, lang: Lang, new_text: &str, errors: &[SyntaxError]) -> String {
+///
+/// `changed`: the lines of the new text the write changed (1-based, inclusive), when there was an old text. When
+/// tree-sitter's error recovery puts an error away from them (it may start an error where the enclosing construct
+/// starts, far above the edit), the refusal also shows where the change is.
+pub fn render_errors(
+    path: &str,
+    lang: Lang,
+    new_text: &str,
+    errors: &[SyntaxError],
+    changed: Option<(usize, usize)>,
+) -> String {
     let mut out = String::new();
     let count = errors.len();
     let noun = if count == 1 { "error" } else { "errors" };
@@ -1024,6 +1045,21 @@ pub fn render_errors(path: &str, lang: Lang, new_text: &str, errors: &[SyntaxErr
     }
     if count > MAX_RENDERED {
         let _ = writeln!(out, "\n… and {} more.", count - MAX_RENDERED);
+    }
+    if let Some((first, last)) = changed {
+        let near = |e: &SyntaxError| e.line + CONTEXT_LINES >= first && e.line <= last + CONTEXT_LINES;
+        if !errors.iter().take(MAX_RENDERED).any(near) {
+            let _ = writeln!(
+                out,
+                "\nThe parser reports the error where its recovery starts; the change itself is at line {first}{}:",
+                if last > first { format!("-{last}") } else { String::new() }
+            );
+            let shown_last = last.min(first + 2).min(lines.len());
+            for (i, line) in lines.iter().enumerate().take(shown_last).skip(first.saturating_sub(1)) {
+                let (shown, _) = window(line, 0);
+                let _ = writeln!(out, "  {:>width$} | {shown}", i + 1, width = width.max((last + 1).to_string().len()));
+            }
+        }
     }
     let _ = write!(
         out,
@@ -1490,7 +1526,7 @@ class B(A):
     fn render_errors_shows_location_window_caret_and_advice() {
         let after = edit(USER, "        return self.first\n", "return self.first\n");
         let found = gate(Lang::Python, USER, &after);
-        let text = render_errors("app/user.py", Lang::Python, &after, &found);
+        let text = render_errors("app/user.py", Lang::Python, &after, &found, None);
         let expected = "\
 Refused: this write would introduce 1 Python syntax error into app/user.py:
 
@@ -1507,16 +1543,35 @@ wrong, retry with allow_syntax_errors: true.";
 
         let rust = edit(RUST, "        write!", "        let = 1;\n        write!");
         let found = check(Lang::Rust, &rust).errors;
-        let text = render_errors("src/p.rs", Lang::Rust, &rust, &found);
+        let text = render_errors("src/p.rs", Lang::Rust, &rust, &found, None);
         assert!(text.contains("src/p.rs:10:13: unexpected `=`\n"), "{text}");
         assert!(text.contains("\n> 10 |         let = 1;\n     |             ^\n"), "{text}");
+    }
+
+    #[test]
+    fn changed_lines_of_replacements_insertions_and_deletions() {
+        assert_eq!(changed_lines("a\nb\nc\n", "a\nB\nc\n"), (2, 2));
+        assert_eq!(changed_lines("a\nb\nc\n", "a\nb\nx\ny\nc\n"), (3, 4));
+        assert_eq!(changed_lines("a\nb\nc\n", "a\nc\n"), (2, 2));
+        assert_eq!(changed_lines("a\n", "a\n"), (2, 2));
+    }
+
+    /// When recovery reports an error far from the edit, the refusal also shows where the edit is.
+    #[test]
+    fn a_refusal_points_at_the_change_when_the_error_is_elsewhere() {
+        let error = SyntaxError { line: 1, column: 1, message: "unexpected `def`".into() };
+        let text = "def a(x):\n    pass\n\n\n\n\ndef b(x:\n    pass\n";
+        let far = render_errors("m.py", Lang::Python, text, std::slice::from_ref(&error), Some((7, 7)));
+        assert!(far.contains("the change itself is at line 7:\n  7 | def b(x:"), "{far}");
+        let near = render_errors("m.py", Lang::Python, text, &[error], Some((2, 2)));
+        assert!(!near.contains("the change itself"), "{near}");
     }
 
     #[test]
     fn render_errors_caps_the_list() {
         let errors: Vec<SyntaxError> =
             (1..=8).map(|line| SyntaxError { line, column: 1, message: "unexpected `x`".into() }).collect();
-        let text = render_errors("a.rs", Lang::Rust, "x\n".repeat(8).as_str(), &errors);
+        let text = render_errors("a.rs", Lang::Rust, "x\n".repeat(8).as_str(), &errors, None);
         assert_eq!(text.matches("\na.rs:").count(), 5);
         assert!(text.contains("… and 3 more."));
     }
@@ -1540,11 +1595,17 @@ wrong, retry with allow_syntax_errors: true.";
             for text in odd.iter().copied().chain([deep.as_str()]) {
                 let report = check(lang, text);
                 assert!(report.errors.len() <= MAX_ERRORS);
-                let _ = render_errors("f", lang, text, &report.errors);
+                let _ = render_errors("f", lang, text, &report.errors, Some((1, 3)));
                 let _ = new_errors(&report, text, &report, text);
             }
         }
-        let _ = render_errors("f", Lang::Rust, "", &[SyntaxError { line: 99, column: 99, message: "x".into() }]);
+        let _ = render_errors(
+            "f",
+            Lang::Rust,
+            "",
+            &[SyntaxError { line: 99, column: 99, message: "x".into() }],
+            Some((5, 9)),
+        );
     }
 
     #[test]

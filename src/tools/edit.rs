@@ -81,7 +81,8 @@ fn gate(ctx: &Context, p: &WorkspacePath, old: Option<&str>, new: &str, allow: b
             new_report.errors.len()
         ));
     }
-    let rendered = syntax::render_errors(shown, lang, new, &added);
+    let changed = old.map(|old| syntax::changed_lines(old, new));
+    let rendered = syntax::render_errors(shown, lang, new, &added, changed);
     if allow {
         Ok(format!("WRITTEN WITH SYNTAX ERRORS (allow_syntax_errors):\n{rendered}"))
     } else {

@@ -192,10 +192,11 @@ async fn the_gate_on_a_big_file_read_then_edited_repeatedly() {
     p.write("big.py", now.replacen("def f3(x):", "def f3(x", 1));
     let out = ok(&c, "edit_file", edit("    return 2000\n", "    return 2001\n")).await;
     assert!(out.contains("no new errors"), "{out}");
-    // (With two errors in the file, tree-sitter's recovery may place the new one at the start of the enclosing
-    // ERROR node; the refusal is what matters here.)
+    // With two errors in the file, tree-sitter's recovery may place the new one at the start of the enclosing
+    // ERROR node, far above the edit: the refusal then also shows where the change is.
     let msg = err(&c, "edit_file", edit("def f2500(x):", "def f2500(x:")).await;
     assert!(msg.contains("would introduce 1 Python syntax error"), "{msg}");
+    assert!(msg.contains("the change itself is at line 12501:\n  12501 | def f2500(x:"), "{msg}");
     assert!(
         std::fs::read_to_string(p.root.join("big.py")).unwrap().contains("def f2500(x):\n"),
         "refused means untouched"
