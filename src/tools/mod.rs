@@ -156,11 +156,7 @@ fn scratch_dir() -> Result<tempfile::TempDir, String> {
         for entry in entries.flatten() {
             let name = entry.file_name();
             let pid = name.to_str().and_then(|n| n.split('-').next()).and_then(|p| p.parse::<i32>().ok());
-            let dead = pid.is_some_and(|pid| {
-                pid > 0
-                    && nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) == Err(nix::errno::Errno::ESRCH)
-            });
-            if dead {
+            if pid.is_some_and(crate::workspace::write::process_is_gone) {
                 let _ = std::fs::remove_dir_all(entry.path());
             }
         }

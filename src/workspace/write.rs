@@ -178,13 +178,7 @@ impl Workspace {
             Mode::empty(),
         )
         .map_err(|e| self.map_errno(p, e))?;
-        let mut f = File::from(fd);
-        let meta = f.metadata().map_err(|e| io_err(p, e))?;
-        check_regular(p, &meta)?;
-        let mut bytes = Vec::with_capacity(meta.len() as usize);
-        f.read_to_end(&mut bytes).map_err(|e| io_err(p, e))?;
-        let version = super::version_of(&bytes, &meta);
-        Ok(Existing { bytes, mode: meta.mode(), version })
+        read_existing(p, fd)
     }
 
     /// Replaces (or creates) the file at `p` with `content`, atomically. Returns what was there before, if anything.
@@ -202,15 +196,7 @@ impl Workspace {
             OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
             Mode::empty(),
         ) {
-            Ok(fd) => {
-                let mut f = File::from(fd);
-                let meta = f.metadata().map_err(|e| io_err(p, e))?;
-                check_regular(p, &meta)?;
-                let mut bytes = Vec::with_capacity(meta.len() as usize);
-                f.read_to_end(&mut bytes).map_err(|e| io_err(p, e))?;
-                let version = super::version_of(&bytes, &meta);
-                Some(Existing { bytes, mode: meta.mode(), version })
-            }
+            Ok(fd) => Some(read_existing(p, fd)?),
             Err(Errno::ENOENT) => None,
             Err(e) => return Err(self.map_errno(p, e)),
         };
@@ -340,6 +326,22 @@ fn write_into(dir: BorrowedFd<'_>, name: &OsStr, content: &[u8], mode: u32) -> s
     Ok(meta)
 }
 
+/// The content, mode and version of the regular file open at `fd`.
+fn read_existing(p: &WorkspacePath, fd: OwnedFd) -> ToolResult<Existing> {
+    let mut f = File::from(fd);
+    let meta = f.metadata().map_err(|e| io_err(p, e))?;
+    check_regular(p, &meta)?;
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    f.read_to_end(&mut bytes).map_err(|e| io_err(p, e))?;
+    let version = super::version_of(&bytes, &meta);
+    Ok(Existing { bytes, mode: meta.mode(), version })
+}
+
+/// Whether no process `pid` exists any more: what a leftover named after its maker's pid may be removed on.
+pub(crate) fn process_is_gone(pid: i32) -> bool {
+    pid > 0 && nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) == Err(Errno::ESRCH)
+}
+
 /// Removes temporary names a killed codebox left between link and rename: only names codebox makes, and only
 /// those whose writer process is gone.
 fn sweep_leftovers(dir: BorrowedFd<'_>) {
@@ -356,7 +358,7 @@ fn sweep_leftovers(dir: BorrowedFd<'_>) {
             let n = n.to_string_lossy();
             let Some(rest) = n.split(TMP_MARK).nth(1) else { return false };
             let pid: i32 = rest.split('-').next().and_then(|p| p.parse().ok()).unwrap_or(0);
-            pid > 0 && nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) == Err(Errno::ESRCH)
+            process_is_gone(pid)
         })
         .collect();
     for n in stale {

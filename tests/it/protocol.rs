@@ -36,6 +36,14 @@ impl Raw {
     async fn send(&mut self, msg: Value) {
         self.stdin.write_all(format!("{msg}\n").as_bytes()).await.unwrap();
     }
+    /// The handshake: initialize (id 1), then the initialized notification.
+    async fn initialize(&mut self) {
+        self.send(json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
+            "protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}))
+            .await;
+        self.reply(json!(1)).await;
+        self.send(json!({"jsonrpc":"2.0","method":"notifications/initialized"})).await;
+    }
     /// The response with this id (notifications in between are skipped).
     async fn reply(&mut self, id: Value) -> Value {
         loop {
@@ -48,10 +56,14 @@ impl Raw {
     }
 }
 
-/// The entries of codebox's per-user scratch parent under the harness's TMPDIR, sorted.
+/// codebox's per-user scratch parent under the harness's TMPDIR.
+fn scratch_parent(p: &Project) -> std::path::PathBuf {
+    p.root.parent().unwrap().join("tmp").join(format!("codebox-{}", nix::unistd::geteuid()))
+}
+
+/// The entries of the scratch parent, sorted.
 fn scratch_entries(p: &Project) -> Vec<String> {
-    let parent = p.root.parent().unwrap().join("tmp").join(format!("codebox-{}", nix::unistd::geteuid()));
-    let mut names: Vec<String> = std::fs::read_dir(&parent)
+    let mut names: Vec<String> = std::fs::read_dir(scratch_parent(p))
         .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
         .unwrap_or_default();
     names.sort();
@@ -64,7 +76,7 @@ fn scratch_entries(p: &Project) -> Vec<String> {
 async fn scratch_directory_is_removed_on_exit_and_a_dead_process_leftover_is_swept() {
     use std::os::unix::fs::DirBuilderExt;
     let p = Project::new();
-    let parent = p.root.parent().unwrap().join("tmp").join(format!("codebox-{}", nix::unistd::geteuid()));
+    let parent = scratch_parent(&p);
     std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&parent).unwrap();
     // pid 999999999 is above any pid_max: that process is dead. The test's own pid is alive.
     std::fs::create_dir(parent.join("999999999-left")).unwrap();
@@ -80,10 +92,7 @@ async fn scratch_directory_is_removed_on_exit_and_a_dead_process_leftover_is_swe
     assert_eq!(scratch_entries(&p), vec![live.clone()], "closing stdin removes the scratch directory");
 
     let mut raw = Raw::start(&p.root);
-    raw.send(json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
-        "protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}))
-        .await;
-    raw.reply(json!(1)).await;
+    raw.initialize().await;
     assert_eq!(scratch_entries(&p).len(), 2);
     let pid = nix::unistd::Pid::from_raw(raw.child.id().unwrap() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
@@ -98,11 +107,7 @@ async fn scratch_directory_is_removed_on_exit_and_a_dead_process_leftover_is_swe
 async fn log_notifications_follow_the_level_the_client_sets() {
     let p = Project::new();
     let mut raw = Raw::start(&p.root);
-    raw.send(json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
-        "protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}))
-        .await;
-    raw.reply(json!(1)).await;
-    raw.send(json!({"jsonrpc":"2.0","method":"notifications/initialized"})).await;
+    raw.initialize().await;
     // Different timeouts tell the two calls' messages apart.
     let timeout_call = |id: u64, secs: u64| {
         json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":"run_command",
@@ -197,11 +202,7 @@ async fn listings_ping_and_logging_answer_even_when_empty() {
         c.peer().list_prompts(Some(PaginatedRequestParams::default())).await.expect("prompts/list").prompts.is_empty()
     );
     let mut raw = Raw::start(&p.root);
-    raw.send(json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
-        "protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}))
-        .await;
-    raw.reply(json!(1)).await;
-    raw.send(json!({"jsonrpc":"2.0","method":"notifications/initialized"})).await;
+    raw.initialize().await;
     raw.send(json!({"jsonrpc":"2.0","id":2,"method":"ping"})).await;
     assert_eq!(raw.reply(json!(2)).await["result"], json!({}));
     raw.send(json!({"jsonrpc":"2.0","id":3,"method":"logging/setLevel","params":{"level":"debug"}})).await;
