@@ -1223,6 +1223,16 @@ mod tests {
             .collect()
     }
 
+    /// A deterministic generator of indices below `n` (xorshift64), for the random edit chains.
+    fn xorshift(mut seed: u64) -> impl FnMut(usize) -> usize {
+        move |n| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        }
+    }
+
     /// An incremental check (from the tree cached for the previous text) reports exactly what a full parse reports:
     /// for every gate case, both ways, and for a chain of random mutations of every sample.
     #[test]
@@ -1238,13 +1248,7 @@ mod tests {
         assert!(trees.reused() >= 2 * cases.len(), "{} reuses", trees.reused());
 
         const PIECES: [&str; 14] = ["{", "}", "(", ")", ";", "\n", " ", "x", "\"", "'", ":", "    ", "é", "\n    "];
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1du64);
         for (i, (lang, before, _, _)) in cases.iter().enumerate() {
             let key = format!("m{i}");
             let mut text = before.to_string();
@@ -1273,13 +1277,7 @@ mod tests {
     #[test]
     fn incremental_checks_agree_with_full_checks_under_line_edits() {
         let trees = Trees::default();
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15u64);
         let (mut clean_to_clean, mut clean_to_broken) = (0, 0);
         for (i, (lang, before, _, _)) in edits().iter().enumerate() {
             let key = format!("l{i}");
