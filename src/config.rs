@@ -18,6 +18,29 @@ pub struct Config {
     pub output: OutputSettings,
     pub sandbox: SandboxSettings,
     pub tests: TestSettings,
+    pub jobs: JobSettings,
+}
+
+/// Background jobs (job_start and friends). The `[sandbox]` limits apply to each job, except CPU time.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobSettings {
+    /// Jobs running at once in one session; a start beyond this is refused.
+    pub max_per_session: usize,
+    /// Output kept per job, bytes; past it the oldest output is dropped (results say so).
+    pub output_bytes: u64,
+    /// Wall-clock limit of one job, seconds; 0 is none. A job's own `timeout_secs` may only be lower.
+    pub max_wall_secs: u64,
+    /// CPU seconds of one job; 0 is unlimited (servers idle for hours).
+    pub cpu_secs: u64,
+    /// Seconds between SIGTERM and SIGKILL when a job is stopped.
+    pub stop_grace_secs: u64,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        JobSettings { max_per_session: 8, output_bytes: 64 << 20, max_wall_secs: 0, cpu_secs: 0, stop_grace_secs: 3 }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -217,6 +240,15 @@ impl Config {
         }
         if self.tests.timeout_secs == 0 || self.tests.timeout_secs > self.sandbox.max_timeout_secs {
             return Err("tests.timeout_secs must be between 1 and sandbox.max_timeout_secs".into());
+        }
+        if self.jobs.output_bytes < 1 << 20 {
+            return Err(format!("jobs.output_bytes = {} is too small; use at least 1 MiB (1048576)", self.jobs.output_bytes));
+        }
+        if self.jobs.max_per_session == 0 {
+            return Err("jobs.max_per_session must be at least 1".into());
+        }
+        if self.jobs.stop_grace_secs > 60 {
+            return Err("jobs.stop_grace_secs must be at most 60".into());
         }
         for p in &self.sandbox.protected {
             if p.starts_with('/') || p.split('/').any(|c| c == "..") {

@@ -105,6 +105,8 @@ fn command_layers(ws: &Workspace, settings: &crate::config::SandboxSettings, str
         cwd: ws.root().to_path_buf(),
         extra_env: &[],
         timeout: std::time::Duration::from_secs(30),
+        net: None,
+        lifetime: crate::sandbox::Lifetime::Call,
     };
     struct Never;
     impl crate::sandbox::Cancelled for Never {

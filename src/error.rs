@@ -18,6 +18,8 @@ pub enum ErrorKind {
     Unsupported,
     /// The operation was cancelled by the client.
     Cancelled,
+    /// A configured limit (jobs per session, …) is reached; the message says what holds it.
+    LimitReached,
     /// Anything the kernel reported that is none of the above.
     Io,
 }

@@ -10,7 +10,7 @@ use nix::mount::{MsFlags, mount};
 use nix::sched::{CloneFlags, unshare};
 use nix::unistd::{ForkResult, fork};
 
-use super::{Layer, SPEC_VAR, Spec, Status, send_status};
+use super::{Layer, Role, SPEC_VAR, Spec, Status, send_status};
 
 /// Device nodes a command gets in its private /dev, bound from the host's.
 const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
@@ -62,6 +62,9 @@ pub fn helper_main() -> ! {
     if nix::unistd::getppid() != parent {
         std::process::exit(125);
     }
+    if spec.role == Role::NetKeeper {
+        net_keeper(&spec);
+    }
     let mut s = Setup { strict: spec.strict, layers: Vec::new() };
     let uid = nix::unistd::getuid();
     let gid = nix::unistd::getgid();
@@ -70,42 +73,43 @@ pub fn helper_main() -> ! {
         | CloneFlags::CLONE_NEWPID
         | CloneFlags::CLONE_NEWIPC
         | CloneFlags::CLONE_NEWUTS;
-    if !spec.network {
+    if spec.join_session_net {
+        // The session's namespaces first: its user namespace (whose owner codebox's user is, so joining needs no
+        // privilege) and, from inside it, its network. The command's own user namespace then nests in it, so its
+        // process limit still counts only its own processes.
+        if !s.layer("session-network", join_session_net()) {
+            flags |= CloneFlags::CLONE_NEWNET;
+        }
+    } else if !spec.network {
         flags |= CloneFlags::CLONE_NEWNET;
     }
-    let ns = unshare(flags).map_err(|e| format!("unshare failed: {}", e.desc())).and_then(|_| {
-        std::fs::write("/proc/self/setgroups", "deny").map_err(|e| format!("setgroups: {e}"))?;
-        std::fs::write("/proc/self/uid_map", format!("{uid} {uid} 1")).map_err(|e| format!("uid_map: {e}"))?;
-        std::fs::write("/proc/self/gid_map", format!("{gid} {gid} 1")).map_err(|e| format!("gid_map: {e}"))?;
-        Ok(format!(
+    let private_net = !spec.network;
+    let ns = unshare(flags).map_err(|e| format!("unshare failed: {}", e.desc())).and_then(|_| map_ids(uid, gid)).map(|_| {
+        format!(
             "user, mount, pid, ipc, uts{}",
-            if spec.network { "; network: host (sandbox.network = true)" } else { ", net (loopback only)" }
-        ))
+            match (spec.network, spec.join_session_net) {
+                (true, _) => "; network: host (sandbox.network = true)",
+                (false, true) => "; net: the session's (loopback only)",
+                (false, false) => ", net (loopback only)",
+            }
+        )
     });
     let have_ns = s.layer("namespaces", ns);
     if have_ns {
         let fs = build_filesystem(&spec);
         s.layer("filesystem", fs);
         let _ = nix::unistd::sethostname("codebox");
-        if !spec.network {
+        if private_net && !spec.join_session_net {
             let lo = loopback_up();
             s.layer("loopback", lo);
         }
     }
     match unsafe { fork() } {
-        Ok(ForkResult::Child) => init(&spec, s, have_ns),
+        Ok(ForkResult::Child) => init(&spec, s, have_ns && private_net),
         Ok(ForkResult::Parent { child }) => {
             send_status(&Status::Forked { init_pid: child.as_raw() });
-            // The helper only waits and reports how the command ended.
-            let (code, signal) = loop {
-                match nix::sys::wait::waitpid(child, None) {
-                    Ok(nix::sys::wait::WaitStatus::Exited(_, c)) => break (Some(c), None),
-                    Ok(nix::sys::wait::WaitStatus::Signaled(_, sig, _)) => break (None, Some(sig as i32)),
-                    Ok(_) => continue,
-                    Err(nix::errno::Errno::EINTR) => continue,
-                    Err(_) => break (None, None),
-                }
-            };
+            // The helper only waits and reports how the namespace's init ended.
+            let (code, signal) = wait_exit(child);
             send_status(&Status::Exited { code, signal });
             std::process::exit(code.unwrap_or(128 + signal.unwrap_or(0)))
         }
@@ -113,15 +117,81 @@ pub fn helper_main() -> ! {
     }
 }
 
-/// The namespace's init: the last set-up, then exec. Runs as PID 1 when namespaces are on.
-fn init(spec: &Spec, mut s: Setup, have_ns: bool) -> ! {
+/// Writes the uid and gid maps of a fresh user namespace: codebox's own ids, mapped to themselves.
+fn map_ids(uid: nix::unistd::Uid, gid: nix::unistd::Gid) -> Result<(), String> {
+    std::fs::write("/proc/self/setgroups", "deny").map_err(|e| format!("setgroups: {e}"))?;
+    std::fs::write("/proc/self/uid_map", format!("{uid} {uid} 1")).map_err(|e| format!("uid_map: {e}"))?;
+    std::fs::write("/proc/self/gid_map", format!("{gid} {gid} 1")).map_err(|e| format!("gid_map: {e}"))?;
+    Ok(())
+}
+
+fn join_session_net() -> Result<String, String> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: codebox placed the namespace fds at these numbers before exec; nothing else owns them.
+    let (user, net) = unsafe { (OwnedFd::from_raw_fd(super::USER_NS_FD), OwnedFd::from_raw_fd(super::NET_NS_FD)) };
+    nix::sched::setns(&user, CloneFlags::CLONE_NEWUSER)
+        .map_err(|e| format!("cannot join the session's user namespace: {}", e.desc()))?;
+    nix::sched::setns(&net, CloneFlags::CLONE_NEWNET)
+        .map_err(|e| format!("cannot join the session's network namespace: {}", e.desc()))?;
+    Ok("shared with this session's commands and jobs: loopback only".into())
+}
+
+/// `Role::NetKeeper`: a user namespace holding a network namespace with loopback up, kept until codebox has
+/// opened both (it closes our stdin).
+fn net_keeper(_spec: &Spec) -> ! {
+    // Always strict: a session network that is not private is no session network (codebox then gives each run
+    // its own, or refuses it, as the run's own mode says).
+    let mut s = Setup { strict: true, layers: Vec::new() };
+    let uid = nix::unistd::getuid();
+    let gid = nix::unistd::getgid();
+    let ns = unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNET)
+        .map_err(|e| format!("unshare failed: {}", e.desc()))
+        .and_then(|_| map_ids(uid, gid))
+        .map(|_| "user, net".to_string());
+    s.layer("namespaces", ns);
+    s.layer("loopback", loopback_up());
+    send_status(&Status::Started { layers: s.layers });
+    let mut byte = [0u8; 1];
+    while let Ok(n) = nix::unistd::read(std::io::stdin(), &mut byte) {
+        if n == 0 {
+            break;
+        }
+    }
+    std::process::exit(0)
+}
+
+/// Waits for `child` to end, through EINTR and stops.
+fn wait_exit(child: nix::unistd::Pid) -> (Option<i32>, Option<i32>) {
+    loop {
+        match nix::sys::wait::waitpid(child, None) {
+            Ok(nix::sys::wait::WaitStatus::Exited(_, c)) => return (Some(c), None),
+            Ok(nix::sys::wait::WaitStatus::Signaled(_, sig, _)) => return (None, Some(sig as i32)),
+            Ok(_) => continue,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return (None, None),
+        }
+    }
+}
+
+/// SIGTERM to the namespace's init becomes SIGTERM to every process in the namespace.
+extern "C" fn forward_term(_: libc::c_int) {
+    // SAFETY: kill is async-signal-safe; -1 from a namespace's init means every other process in it.
+    unsafe { libc::kill(-1, libc::SIGTERM) };
+}
+
+/// The namespace's init (PID 1 when namespaces are on): mounts /proc, then forks the command and stays as its
+/// reaper. A SIGTERM it receives goes to every process of the namespace (a polite stop of a whole tree, setsid
+/// and double-forked daemons included); when the command exits, init reports its status and exits, and the
+/// kernel kills whatever the command left behind.
+fn init(spec: &Spec, mut s: Setup, private_net: bool) -> ! {
     let helper = nix::unistd::getppid();
     // SAFETY: prctl with constant arguments.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
     if nix::unistd::getppid() != helper {
         std::process::exit(125);
     }
-    if have_ns {
+    let in_pid_ns = nix::unistd::getpid().as_raw() == 1;
+    if in_pid_ns {
         let proc_ = mount(
             Some("proc"),
             "/proc",
@@ -133,13 +203,55 @@ fn init(spec: &Spec, mut s: Setup, have_ns: bool) -> ! {
         .map_err(|e| format!("cannot mount a fresh /proc ({}); the host's processes would be visible", e.desc()));
         s.layer("proc", proc_);
     }
+    if !in_pid_ns {
+        // No namespace to reap in: the command is this process.
+        command(spec, s, private_net);
+    }
+    // SAFETY: installing a handler that only calls kill, which is async-signal-safe.
+    unsafe {
+        let action = nix::sys::signal::SigAction::new(
+            nix::sys::signal::SigHandler::Handler(forward_term),
+            nix::sys::signal::SaFlags::empty(),
+            nix::sys::signal::SigSet::empty(),
+        );
+        let _ = nix::sys::signal::sigaction(nix::sys::signal::Signal::SIGTERM, &action);
+    }
+    // SAFETY: this process is single-threaded.
+    match unsafe { fork() } {
+        Ok(ForkResult::Child) => command(spec, s, private_net),
+        Ok(ForkResult::Parent { child }) => {
+            // Reap everything (orphans are re-parented here) until the command itself ends.
+            let (code, signal) = loop {
+                match nix::sys::wait::waitpid(None, None) {
+                    Ok(nix::sys::wait::WaitStatus::Exited(pid, c)) if pid == child => break (Some(c), None),
+                    Ok(nix::sys::wait::WaitStatus::Signaled(pid, sig, _)) if pid == child => {
+                        break (None, Some(sig as i32));
+                    }
+                    Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+                    Err(_) => break (None, None),
+                }
+            };
+            send_status(&Status::Exited { code, signal });
+            std::process::exit(code.unwrap_or(128 + signal.unwrap_or(0)))
+        }
+        Err(e) => refuse(&format!("fork failed: {e}"), &s.layers),
+    }
+}
+
+/// The command's process: the last set-up, then exec.
+fn command(spec: &Spec, mut s: Setup, private_net: bool) -> ! {
+    // The default disposition again: the command must not inherit init's forwarding handler before exec.
+    // SAFETY: restoring the default disposition of a signal.
+    unsafe {
+        let _ = nix::sys::signal::signal(nix::sys::signal::Signal::SIGTERM, nix::sys::signal::SigHandler::SigDfl);
+    }
     if let Err(e) = std::env::set_current_dir(&spec.cwd) {
         refuse(&format!("cannot enter {}: {e}", spec.cwd.display()), &s.layers);
     }
     // SAFETY: prctl with constant arguments.
     let nnp = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } == 0;
     s.layer("no_new_privs", if nnp { Ok("set".into()) } else { Err("prctl(PR_SET_NO_NEW_PRIVS) failed".into()) });
-    let ll = super::landlock_rules::apply(spec);
+    let ll = super::landlock_rules::apply(spec, private_net);
     for (name, r) in ll {
         s.layer(name, r);
     }

@@ -1,6 +1,8 @@
 //! The landlock ruleset of a command, at the best ABI the kernel offers: read and execute on system and toolchain
 //! directories, read on /proc, read and write on the workspace and the private temporary directories, nothing else.
-//! TCP bind/connect denied when the network is off (ABI 4+); abstract unix sockets and signals scoped (ABI 6+).
+//! TCP bind/connect denied when the network is off and no private network namespace could be made (ABI 4+): the
+//! namespace, loopback only, is what keeps the network off, so servers a session starts stay reachable from its
+//! other commands. Abstract unix sockets and signals scoped (ABI 6+).
 
 use landlock::{
     ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetStatus,
@@ -10,14 +12,16 @@ use landlock::{
 use super::Spec;
 
 /// Applies the ruleset to this process; returns one result per landlock layer (fs, net, scope).
-pub fn apply(spec: &Spec) -> Vec<(&'static str, Result<String, String>)> {
+/// `private_net`: the command is in a private network namespace (its own or its session's).
+pub fn apply(spec: &Spec, private_net: bool) -> Vec<(&'static str, Result<String, String>)> {
     let kernel = crate::doctor::landlock_abi();
     if kernel == 0 {
         let why = "landlock is not available on this kernel".to_string();
         return vec![("landlock", Err(why))];
     }
     let abi = ABI::from(kernel as i32);
-    let want_net = !spec.network && kernel >= 4;
+    let deny_tcp = !spec.network && !private_net;
+    let want_net = deny_tcp && kernel >= 4;
     let want_scope = kernel >= 6;
     let mut rw: Vec<std::path::PathBuf> =
         ["/tmp", "/dev", "/dev/shm", "/run"].iter().map(std::path::PathBuf::from).collect();
@@ -53,7 +57,7 @@ pub fn apply(spec: &Spec) -> Vec<(&'static str, Result<String, String>)> {
                     spec.read_exec.len()
                 )),
             )];
-            if !spec.network {
+            if deny_tcp {
                 out.push((
                     "landlock-net",
                     if want_net {

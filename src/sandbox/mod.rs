@@ -35,6 +35,9 @@ const SPEC_VAR: &str = "CODEBOX_SANDBOX_SPEC";
 pub const HELPER_ARG: &str = "__sandbox";
 /// The fd the status pipe has in the helper and init.
 const STATUS_FD: i32 = 3;
+/// The fds the session's user and network namespaces have in the helper, when it joins them.
+const USER_NS_FD: i32 = 4;
+const NET_NS_FD: i32 = 5;
 /// After the command's tree is killed, its pipes close at once; this only bounds a pathological wait.
 const DRAIN_GRACE: Duration = Duration::from_secs(2);
 /// How long the helper may take to report the end after the command's tree is gone; then it is killed too.
@@ -62,6 +65,40 @@ pub struct Spec {
     /// A private host directory bound writable at `REPORT_MOUNT`, for files a runner writes for codebox to read
     /// back (pytest's JUnit XML). Outside the workspace, so reports never litter it.
     pub report_dir: Option<PathBuf>,
+    /// Join the session's user and network namespaces (fds `USER_NS_FD`, `NET_NS_FD`) instead of a new network.
+    pub join_session_net: bool,
+    pub role: Role,
+}
+
+/// What a helper process is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Role {
+    /// Confine and run a command.
+    Command,
+    /// Create a session's user and network namespaces, bring loopback up, report, and wait until codebox has
+    /// opened them (stdin closes).
+    NetKeeper,
+}
+
+impl Spec {
+    fn keeper(strict: bool) -> Spec {
+        Spec {
+            argv: Vec::new(),
+            cwd: PathBuf::from("/"),
+            env: Vec::new(),
+            workspace: PathBuf::from("/"),
+            home: None,
+            rebind: Vec::new(),
+            read_exec: Vec::new(),
+            protected: Vec::new(),
+            network: false,
+            strict,
+            rlimits: Rlimits { address_space: 0, file_size: 0, processes: 0, open_files: 0, cpu_secs: 0 },
+            report_dir: None,
+            join_session_net: false,
+            role: Role::NetKeeper,
+        }
+    }
 }
 
 /// Where `Spec::report_dir` appears inside the sandbox.
@@ -139,12 +176,92 @@ pub struct Run<'a> {
     /// Absolute, verified beneath the workspace by the caller.
     pub cwd: PathBuf,
     pub extra_env: &'a [(String, String)],
+    /// Wall-clock limit of a call; a job's own deadline is kept by its owner (see `Lifetime`).
     pub timeout: Duration,
+    /// The session's network namespace, joined instead of a private one (see `SessionNet`).
+    pub net: Option<&'a SessionNet>,
+    pub lifetime: Lifetime,
+}
+
+/// How long a run lives, which decides its stdin and CPU limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifetime {
+    /// One tool call: stdin is /dev/null, CPU time bounded by twice the timeout.
+    Call,
+    /// A background job: stdin is a pipe the caller writes, CPU time unlimited unless `cpu_secs` says otherwise
+    /// (servers idle for hours).
+    Job { cpu_secs: Option<u64> },
 }
 
 /// Cancellation as the sandbox sees it: checked between reads.
 pub trait Cancelled {
     fn cancelled(&self) -> bool;
+}
+
+/// A started run: the helper (or, with the sandbox off, the command itself), its pipes, and how to signal it.
+pub struct Running {
+    child: std::process::Child,
+    status: Option<StatusReader>,
+    signals: Signals,
+    /// The layers as they were applied.
+    pub layers: Vec<Layer>,
+    /// The command's stdin, for `Lifetime::Job`.
+    pub stdin: Option<std::process::ChildStdin>,
+    stdout: Option<OwnedFd>,
+    stderr: Option<OwnedFd>,
+    start: Instant,
+}
+
+/// Sends signals to a run's whole process tree; cheap to clone, usable from any thread.
+#[derive(Clone)]
+pub struct Signals(std::sync::Arc<SignalTarget>);
+
+enum SignalTarget {
+    /// The namespace's init, by pidfd: SIGTERM reaches every process of the namespace (init forwards it),
+    /// SIGKILL ends the namespace and everything in it.
+    Init(OwnedFd),
+    /// No pidfd: the helper by pid (killing it kills init through its parent-death signal).
+    Helper(i32),
+    /// The sandbox is off: the command's process group.
+    Group(i32),
+}
+
+impl Signals {
+    /// Asks every process of the run to terminate (SIGTERM).
+    pub fn terminate(&self) {
+        self.send(libc::SIGTERM);
+    }
+
+    /// Kills every process of the run (SIGKILL).
+    pub fn kill(&self) {
+        self.send(libc::SIGKILL);
+    }
+
+    fn send(&self, sig: i32) {
+        match &*self.0 {
+            SignalTarget::Init(fd) => {
+                // SAFETY: pidfd_send_signal on a pidfd we own, with no siginfo.
+                unsafe { libc::syscall(libc::SYS_pidfd_send_signal, fd.as_raw_fd(), sig, std::ptr::null::<u8>(), 0) };
+            }
+            SignalTarget::Helper(pid) => {
+                // The helper passes nothing on but dies; for a polite stop there is no one to forward SIGTERM.
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(*pid), nix::sys::signal::Signal::SIGKILL);
+            }
+            SignalTarget::Group(pgid) => {
+                if let Ok(s) = nix::sys::signal::Signal::try_from(sig) {
+                    let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(*pgid), s);
+                }
+            }
+        }
+    }
+}
+
+/// How a pump ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    Eof,
+    TimedOut,
+    Cancelled,
 }
 
 impl Sandbox {
@@ -155,38 +272,69 @@ impl Sandbox {
         cancel: &dyn Cancelled,
         sink: &mut dyn FnMut(Stream, &[u8]),
     ) -> Result<Outcome, Refusal> {
+        let mut running = self.start(run)?;
+        let ended = running.pump(Some(running.start + run.timeout), cancel, sink);
+        let mut outcome = running.finish(ended);
+        if let Exit::TimedOut(_) = outcome.exit {
+            outcome.exit = Exit::TimedOut(run.timeout);
+        }
+        Ok(outcome)
+    }
+
+    /// Starts `run` confined and returns once the command runs (or was refused), without waiting for it.
+    pub fn start(&self, run: &Run<'_>) -> Result<Running, Refusal> {
         let start = Instant::now();
         if self.is_off() {
-            return self.run_unconfined(run, cancel, sink, start);
+            return self.start_unconfined(run, start);
         }
         let spec = self.spec(run);
         let json = serde_json::to_string(&spec).map_err(|e| refusal(format!("cannot encode the sandbox spec: {e}")))?;
         let (status_r, status_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
             .map_err(|e| refusal(format!("cannot create the status pipe: {e}")))?;
         let (exe, helper_arg) = self.helper();
+        let ns_fds = match run.net {
+            Some(n) => Some((
+                n.user.try_clone().map_err(|e| refusal(format!("cannot pass the session network: {e}")))?,
+                n.net.try_clone().map_err(|e| refusal(format!("cannot pass the session network: {e}")))?,
+            )),
+            None => None,
+        };
+        let stdin = match run.lifetime {
+            Lifetime::Call => Stdio::null(),
+            Lifetime::Job { .. } => Stdio::piped(),
+        };
         // Spawned from the unconfined spawner thread: the helper needs mount rights that codebox's own landlock
         // domain would deny it.
         let spawned = self.spawner().run(move || {
             let mut cmd = Command::new(exe);
             cmd.args(helper_arg).env_clear().env(SPEC_VAR, json);
-            cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+            cmd.stdin(stdin).stdout(Stdio::piped()).stderr(Stdio::piped());
             let w = status_w.as_raw_fd();
+            let ns = ns_fds.as_ref().map(|(u, n)| (u.as_raw_fd(), n.as_raw_fd()));
             // SAFETY: dup2 is async-signal-safe; it clears FD_CLOEXEC on the new fd so the helper inherits it.
             unsafe {
                 cmd.pre_exec(move || {
-                    if libc::dup2(w, STATUS_FD) < 0 {
-                        return Err(std::io::Error::last_os_error());
+                    let mut pairs = vec![(w, STATUS_FD)];
+                    if let Some((u, n)) = ns {
+                        pairs.push((u, USER_NS_FD));
+                        pairs.push((n, NET_NS_FD));
+                    }
+                    for (from, to) in pairs {
+                        if libc::dup2(from, to) < 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
                     }
                     Ok(())
                 });
             }
             let child = cmd.spawn();
             drop(status_w);
+            drop(ns_fds);
             child
         });
         let mut child = spawned.map_err(|e| refusal(format!("cannot start the sandbox helper: {e}")))?;
         let mut status = StatusReader::new(status_r);
-        let deadline = start + run.timeout;
+        let deadline = start + run.timeout.min(START_TIMEOUT);
         let mut init_pid = None;
         let mut first = status.next(deadline);
         // The helper's Forked and init's Started come from two processes, in either order.
@@ -213,24 +361,110 @@ impl Sandbox {
                 )));
             }
         };
-        let stdout = child.stdout.take().map(OwnedFd::from);
-        let stderr = child.stderr.take().map(OwnedFd::from);
-        let helper_pid = child.id() as i32;
         if init_pid.is_none()
             && let Some(Status::Forked { init_pid: pid }) = status.next(Instant::now())
         {
             init_pid = Some(pid);
         }
-        let ended = pump(stdout, stderr, deadline, cancel, sink, || {
-            // SIGKILL to the namespace's init: the kernel then kills every process in the PID namespace, and init's
-            // exit completes only once they are all gone; the helper, waiting for init, then exits too. Without
-            // init's pid, killing the helper reaches init through its parent-death signal.
-            let target = init_pid.unwrap_or(helper_pid);
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(target), nix::sys::signal::Signal::SIGKILL);
-        });
-        let helper_status = wait_bounded(&mut child, HELPER_EXIT_GRACE);
+        let helper_pid = child.id() as i32;
+        let target = init_pid.and_then(pidfd).map(SignalTarget::Init).unwrap_or(SignalTarget::Helper(helper_pid));
+        Ok(Running {
+            stdin: child.stdin.take(),
+            stdout: child.stdout.take().map(OwnedFd::from),
+            stderr: child.stderr.take().map(OwnedFd::from),
+            child,
+            status: Some(status),
+            signals: Signals(std::sync::Arc::new(target)),
+            layers,
+            start,
+        })
+    }
+
+    /// `--sandbox off`: the command runs as codebox's own user with only the environment allowlist, a new
+    /// process group and the timeout. Every result says so.
+    fn start_unconfined(&self, run: &Run<'_>, start: Instant) -> Result<Running, Refusal> {
+        let mut cmd = Command::new(&run.argv[0]);
+        cmd.args(&run.argv[1..]).current_dir(&run.cwd).env_clear().envs(self.env(run.extra_env));
+        let stdin = if run.lifetime == Lifetime::Call { Stdio::null() } else { Stdio::piped() };
+        cmd.stdin(stdin).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+        let mut child = self
+            .spawner()
+            .run(move || cmd.spawn())
+            .map_err(|e| refusal(format!("cannot start {:?}: {e}", run.argv[0])))?;
+        let pgid = child.id() as i32;
+        let layers = vec![Layer { name: "sandbox".into(), enforced: false, detail: "OFF (--sandbox off)".into() }];
+        Ok(Running {
+            stdin: child.stdin.take(),
+            stdout: child.stdout.take().map(OwnedFd::from),
+            stderr: child.stderr.take().map(OwnedFd::from),
+            child,
+            status: None,
+            signals: Signals(std::sync::Arc::new(SignalTarget::Group(pgid))),
+            layers,
+            start,
+        })
+    }
+}
+
+/// How long the helper may take to report that the command started.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn pidfd(pid: i32) -> Option<OwnedFd> {
+    // SAFETY: pidfd_open on a pid; the fd is wrapped at once.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    // SAFETY: fd is a fresh pidfd we own.
+    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+impl Running {
+    /// A handle that signals the whole process tree, from any thread.
+    pub fn signals(&self) -> Signals {
+        self.signals.clone()
+    }
+
+    /// When the run started.
+    pub fn started(&self) -> Instant {
+        self.start
+    }
+
+    /// The init process of the run's PID namespace, as codebox sees it (None with the sandbox off).
+    pub fn init_pid(&self) -> Option<i32> {
+        match &*self.signals.0 {
+            SignalTarget::Init(fd) => fd_pid(fd),
+            _ => None,
+        }
+    }
+
+    /// Drains stdout and stderr to EOF (see `pump`). At `deadline` or on cancellation the tree is killed.
+    pub fn pump(
+        &mut self,
+        deadline: Option<Instant>,
+        cancel: &dyn Cancelled,
+        sink: &mut dyn FnMut(Stream, &[u8]),
+    ) -> Ended {
+        let signals = self.signals.clone();
+        pump(self.stdout.take(), self.stderr.take(), deadline, cancel, sink, || signals.kill())
+    }
+
+    /// Waits for the end once the output is drained: returning means nothing of the command still runs.
+    pub fn finish(mut self, ended: Ended) -> Outcome {
+        drop(self.stdin.take());
+        let Some(mut status) = self.status.take() else {
+            let st = self.child.wait().ok();
+            let exit = match (ended, st) {
+                (Ended::TimedOut, _) => Exit::TimedOut(self.start.elapsed()),
+                (Ended::Cancelled, _) => Exit::Cancelled,
+                (Ended::Eof, Some(s)) => match s.code() {
+                    Some(c) => Exit::Code(c),
+                    None => Exit::Signal(s.signal().unwrap_or(0)),
+                },
+                (Ended::Eof, None) => Exit::Code(-1),
+            };
+            return Outcome { exit, duration: self.start.elapsed(), layers: self.layers };
+        };
+        let helper_status = wait_bounded(&mut self.child, HELPER_EXIT_GRACE);
         let exit = match ended {
-            Ended::TimedOut => Exit::TimedOut(run.timeout),
+            Ended::TimedOut => Exit::TimedOut(self.start.elapsed()),
             Ended::Cancelled => Exit::Cancelled,
             Ended::Eof => match status.next_exit(Instant::now() + DRAIN_GRACE) {
                 Some(Status::Exited { code: Some(c), .. }) => Exit::Code(c),
@@ -242,48 +476,94 @@ impl Sandbox {
                 },
             },
         };
-        Ok(Outcome { exit, duration: start.elapsed(), layers })
+        Outcome { exit, duration: self.start.elapsed(), layers: self.layers }
     }
+}
 
-    /// `--sandbox off`: the command runs as codebox's own user with only the environment allowlist, a new
-    /// session and the timeout. Every result says so.
-    fn run_unconfined(
-        &self,
-        run: &Run<'_>,
-        cancel: &dyn Cancelled,
-        sink: &mut dyn FnMut(Stream, &[u8]),
-        start: Instant,
-    ) -> Result<Outcome, Refusal> {
-        let mut cmd = Command::new(&run.argv[0]);
-        cmd.args(&run.argv[1..]).current_dir(&run.cwd).env_clear().envs(self.env(run.extra_env));
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
-        let mut child = self
-            .spawner()
-            .run(move || cmd.spawn())
-            .map_err(|e| refusal(format!("cannot start {:?}: {e}", run.argv[0])))?;
-        let pgid = child.id() as i32;
-        let ended = pump(
-            child.stdout.take().map(OwnedFd::from),
-            child.stderr.take().map(OwnedFd::from),
-            start + run.timeout,
-            cancel,
-            sink,
-            || {
-                let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), nix::sys::signal::Signal::SIGKILL);
-            },
-        );
-        let st = child.wait().ok();
-        let exit = match (ended, st) {
-            (Ended::TimedOut, _) => Exit::TimedOut(run.timeout),
-            (Ended::Cancelled, _) => Exit::Cancelled,
-            (Ended::Eof, Some(s)) => match s.code() {
-                Some(c) => Exit::Code(c),
-                None => Exit::Signal(s.signal().unwrap_or(0)),
-            },
-            (Ended::Eof, None) => Exit::Code(-1),
-        };
-        let layers = vec![Layer { name: "sandbox".into(), enforced: false, detail: "OFF (--sandbox off)".into() }];
-        Ok(Outcome { exit, duration: start.elapsed(), layers })
+/// The pid a pidfd refers to, from /proc/self/fdinfo.
+fn fd_pid(fd: &OwnedFd) -> Option<i32> {
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).ok()?;
+    info.lines().find_map(|l| l.strip_prefix("Pid:")).and_then(|p| p.trim().parse().ok()).filter(|p: &i32| *p > 0)
+}
+
+impl Sandbox {
+    /// How many processes live in the PID namespace whose init codebox sees as `init_pid`. Read on the
+    /// spawner thread: codebox's own confined threads may not inspect processes outside their landlock domain.
+    pub fn namespace_size(&self, init_pid: i32) -> Option<usize> {
+        self.spawner().run(move || {
+            use std::os::unix::fs::MetadataExt;
+            let ns = std::fs::metadata(format!("/proc/{init_pid}/ns/pid")).ok()?;
+            let mut n = 0;
+            for e in std::fs::read_dir("/proc").ok()?.flatten() {
+                let name = e.file_name();
+                if !name.to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
+                    continue;
+                }
+                if let Ok(m) = std::fs::metadata(e.path().join("ns/pid"))
+                    && m.ino() == ns.ino()
+                    && m.dev() == ns.dev()
+                {
+                    n += 1;
+                }
+            }
+            Some(n)
+        })
+    }
+}
+
+/// The network namespace all commands and jobs of one session share: loopback only, so a server started as a
+/// job is reachable from the session's later commands and from nothing else. Held as namespace fds; it is gone
+/// when they close and its last process exits.
+pub struct SessionNet {
+    user: OwnedFd,
+    net: OwnedFd,
+}
+
+impl Sandbox {
+    /// A fresh session network, or None when runs do not need one (sandbox off, or the host's network).
+    pub fn session_net(&self) -> Result<Option<SessionNet>, String> {
+        if self.is_off() || self.settings().network {
+            return Ok(None);
+        }
+        let spec = Spec::keeper(self.settings().mode == crate::config::SandboxMode::Strict);
+        let json = serde_json::to_string(&spec).map_err(|e| format!("cannot encode the sandbox spec: {e}"))?;
+        let (exe, helper_arg) = self.helper();
+        self.spawner().run(move || {
+            let (status_r, status_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+                .map_err(|e| format!("cannot create the status pipe: {e}"))?;
+            let mut cmd = Command::new(exe);
+            cmd.args(helper_arg).env_clear().env(SPEC_VAR, json);
+            cmd.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null());
+            let w = status_w.as_raw_fd();
+            // SAFETY: dup2 is async-signal-safe.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::dup2(w, STATUS_FD) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+            let mut child = cmd.spawn().map_err(|e| format!("cannot start the sandbox helper: {e}"))?;
+            drop(status_w);
+            let mut status = StatusReader::new(status_r);
+            let opened = match status.next(Instant::now() + START_TIMEOUT) {
+                Some(Status::Started { .. }) => {
+                    let ns = |kind: &str| {
+                        std::fs::File::open(format!("/proc/{}/ns/{kind}", child.id()))
+                            .map(OwnedFd::from)
+                            .map_err(|e| format!("cannot open the session's {kind} namespace: {e}"))
+                    };
+                    ns("user").and_then(|user| Ok(SessionNet { user, net: ns("net")? }))
+                }
+                Some(Status::Refused { reason, .. }) => Err(reason),
+                other => Err(format!("the network namespace helper failed ({other:?})")),
+            };
+            // The namespaces live on through the fds; the helper's work is done.
+            let _ = child.kill();
+            let _ = child.wait();
+            opened.map(Some)
+        })
     }
 }
 
@@ -309,18 +589,12 @@ fn refusal(reason: String) -> Refusal {
     Refusal { reason, layers: Vec::new() }
 }
 
-enum Ended {
-    Eof,
-    TimedOut,
-    Cancelled,
-}
-
 /// Drains both pipes to EOF with bounded memory (the sink decides what to keep), so the child never blocks on a
 /// full pipe. On timeout or cancellation it calls `kill` once and keeps draining briefly.
 fn pump(
     stdout: Option<OwnedFd>,
     stderr: Option<OwnedFd>,
-    deadline: Instant,
+    deadline: Option<Instant>,
     cancel: &dyn Cancelled,
     sink: &mut dyn FnMut(Stream, &[u8]),
     kill: impl Fn(),
@@ -336,7 +610,7 @@ fn pump(
             if cancel.cancelled() {
                 kill();
                 ended = Some((Ended::Cancelled, now + DRAIN_GRACE));
-            } else if now >= deadline {
+            } else if deadline.is_some_and(|d| now >= d) {
                 kill();
                 ended = Some((Ended::TimedOut, now + DRAIN_GRACE));
             }

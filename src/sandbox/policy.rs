@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Rlimits, Run, Spec};
+use super::{Lifetime, Rlimits, Role, Run, Spec};
 use crate::config::{SandboxMode, SandboxSettings};
 
 /// System directories every command may read and execute from.
@@ -201,13 +201,19 @@ impl Sandbox {
             network: s.network,
             strict: self.mode == SandboxMode::Strict,
             report_dir: run.report_dir.clone(),
+            join_session_net: run.net.is_some(),
+            role: Role::Command,
             rlimits: Rlimits {
                 address_space: s.memory_bytes,
                 file_size: s.file_size_bytes,
                 processes: s.max_processes,
                 open_files: s.open_files,
-                // CPU seconds bound runaway spinning even if the wall clock is stopped (SIGSTOP'd codebox).
-                cpu_secs: run.timeout.as_secs().saturating_mul(2).max(10),
+                cpu_secs: match run.lifetime {
+                    // CPU seconds bound runaway spinning even if the wall clock is stopped (SIGSTOP'd codebox).
+                    Lifetime::Call => run.timeout.as_secs().saturating_mul(2).max(10),
+                    // A job's CPU is unlimited unless configured: servers idle for hours, watchers wake now and then.
+                    Lifetime::Job { cpu_secs } => cpu_secs.unwrap_or(libc::RLIM_INFINITY),
+                },
             },
         }
     }

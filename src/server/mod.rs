@@ -137,6 +137,24 @@ where
     result
 }
 
+/// Like `blocking_with_progress`, for tools whose result also has structured content.
+async fn blocking_report<F, R>(ct: CancellationToken, rc: &RequestContext<RoleServer>, f: F) -> CallToolResult
+where
+    F: FnOnce(&Cancel, &Progress) -> ToolResult<(String, R)> + Send + 'static,
+    R: serde::Serialize,
+{
+    let structured = Arc::new(Mutex::new(None));
+    let slot = structured.clone();
+    let mut result = blocking_with_progress(ct, rc, move |cancel, progress| {
+        let (text, report) = f(cancel, progress)?;
+        *slot.lock().unwrap_or_else(|e| e.into_inner()) = serde_json::to_value(&report).ok();
+        Ok(text)
+    })
+    .await;
+    result.structured_content = structured.lock().unwrap_or_else(|e| e.into_inner()).take();
+    result
+}
+
 /// How often a long call reports progress.
 const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -162,7 +180,8 @@ Run a shell command (bash -c) in the workspace; returns the output cut to a budg
                 );
             }
         }
-        CodeboxServer { ctx, tool_router, log_level: Default::default() }
+        // Each server value serves one client session: its own network namespace and jobs.
+        CodeboxServer { ctx: ctx.for_new_session(), tool_router, log_level: Default::default() }
     }
 
     /// Every tool this server offers, as tools/list shows them.
@@ -417,21 +436,152 @@ failure with file:line and message, or the build errors.",
             Err(e) => return e,
         };
         let ctx = self.ctx.clone();
-        let structured = Arc::new(Mutex::new(None));
-        let slot = structured.clone();
-        let mut result = blocking_with_progress(ct, &rc, move |cancel, progress| {
+        blocking_report(ct, &rc, move |cancel, progress| {
             let req = tools::run_tests::TestRequest {
                 path: p.path.as_deref(),
                 filter: p.filter.as_deref(),
                 command: p.command.as_deref(),
             };
             let (report, text) = tools::run_tests::run_tests(&ctx, &req, cancel, progress)?;
-            *slot.lock().unwrap_or_else(|e| e.into_inner()) = serde_json::to_value(&report).ok();
-            Ok(text)
+            Ok((text, report))
         })
-        .await;
-        result.structured_content = structured.lock().unwrap_or_else(|e| e.into_inner()).take();
-        result
+        .await
+    }
+
+    #[tool(
+        name = "job_start",
+        description = "Start `bash -c command` as a background job in the sandbox (a server, a watcher, a long build). \
+It shares this session's loopback network with run_command and run_tests. Returns the job id at once, or with \
+wait_for once a line matches, the job exits or wait_secs pass.",
+        input_schema = schema::input::<JobStartParams>(),
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = false)
+    )]
+    async fn job_start(
+        &self,
+        Parameters(args): Parameters<JsonObject>,
+        ct: CancellationToken,
+        rc: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let p: JobStartParams = match parse("job_start", args) {
+            Ok(p) => p,
+            Err(e) => return e,
+        };
+        let ctx = self.ctx.clone();
+        blocking_report(ct, &rc, move |cancel, progress| {
+            let req = tools::jobs::StartRequest {
+                command: &p.command,
+                cwd: p.cwd.as_deref(),
+                env: p.env.unwrap_or_default().into_iter().collect(),
+                name: p.name.as_deref(),
+                wait_for: p.wait_for.as_deref(),
+                wait_secs: p.wait_secs,
+                timeout_secs: p.timeout_secs,
+            };
+            tools::jobs::start(&ctx, &req, cancel, progress)
+        })
+        .await
+    }
+
+    #[tool(
+        name = "job_output",
+        description = "A job's output since the last read (each byte once), optionally waiting up to 60 s for new \
+output, a wait_for line or the exit; or tail / pattern over all it kept.",
+        input_schema = schema::input::<JobOutputParams>(),
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn job_output(
+        &self,
+        Parameters(args): Parameters<JsonObject>,
+        ct: CancellationToken,
+        rc: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let p: JobOutputParams = match parse("job_output", args) {
+            Ok(p) => p,
+            Err(e) => return e,
+        };
+        let ctx = self.ctx.clone();
+        blocking_report(ct, &rc, move |cancel, progress| {
+            let req = tools::jobs::OutputRequest {
+                id: &p.id,
+                cursor: p.cursor,
+                wait_for: p.wait_for.as_deref(),
+                wait_secs: p.wait_secs,
+                tail: p.tail,
+                pattern: p.pattern.as_deref(),
+                max_output_chars: p.max_output_chars,
+            };
+            tools::jobs::output(&ctx, &req, cancel, progress)
+        })
+        .await
+    }
+
+    #[tool(
+        name = "job_input",
+        description = "Send a line to a job's stdin (a REPL, a prompt), optionally waiting for the answer.",
+        input_schema = schema::input::<JobInputParams>(),
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = false)
+    )]
+    async fn job_input(
+        &self,
+        Parameters(args): Parameters<JsonObject>,
+        ct: CancellationToken,
+        rc: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let p: JobInputParams = match parse("job_input", args) {
+            Ok(p) => p,
+            Err(e) => return e,
+        };
+        let ctx = self.ctx.clone();
+        blocking_report(ct, &rc, move |cancel, progress| {
+            let req = tools::jobs::InputRequest {
+                id: &p.id,
+                text: &p.text,
+                wait_for: p.wait_for.as_deref(),
+                wait_secs: p.wait_secs,
+            };
+            tools::jobs::input(&ctx, &req, cancel, progress)
+        })
+        .await
+    }
+
+    #[tool(
+        name = "job_stop",
+        description = "Stop a job: SIGTERM to its whole process tree, SIGKILL after a grace. Returns its exit status \
+and last lines.",
+        input_schema = schema::input::<JobIdParams>(),
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn job_stop(
+        &self,
+        Parameters(args): Parameters<JsonObject>,
+        ct: CancellationToken,
+        rc: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let p: JobIdParams = match parse("job_stop", args) {
+            Ok(p) => p,
+            Err(e) => return e,
+        };
+        let ctx = self.ctx.clone();
+        blocking_report(ct, &rc, move |_, _| tools::jobs::stop(&ctx, &p.id)).await
+    }
+
+    #[tool(
+        name = "job_list",
+        description = "This session's jobs: state, processes, runtime, output size.",
+        input_schema = schema::input::<JobListParams>(),
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn job_list(
+        &self,
+        Parameters(args): Parameters<JsonObject>,
+        ct: CancellationToken,
+        rc: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        if let Err(e) = parse::<JobListParams>("job_list", args) {
+            return e;
+        }
+        let ctx = self.ctx.clone();
+        blocking_report(ct, &rc, move |_, _| Ok(tools::jobs::list(&ctx))).await
     }
 
     #[tool(

@@ -204,3 +204,81 @@ pub struct GitCommitParams {
 pub struct GitBranchParams {
     pub name: String,
 }
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JobStartParams {
+    pub command: String,
+    pub cwd: Option<String>,
+    pub env: Option<std::collections::BTreeMap<String, String>>,
+    /// A label, usable as the id.
+    pub name: Option<String>,
+    /// Regex: return once an output line matches.
+    pub wait_for: Option<String>,
+    /// Longest wait, up to 60 (default 30 with wait_for, else 0).
+    pub wait_secs: Option<u64>,
+    /// Kill the job after this long (default: never).
+    pub timeout_secs: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JobOutputParams {
+    pub id: String,
+    /// Byte offset to read from (default: where the last read ended).
+    pub cursor: Option<u64>,
+    /// Regex: wait for a matching line.
+    pub wait_for: Option<String>,
+    /// Wait up to this long (max 60) for new output, a wait_for line or the exit.
+    pub wait_secs: Option<u64>,
+    /// The last N lines of all kept output instead.
+    pub tail: Option<usize>,
+    /// Regex: the matching lines of all kept output instead.
+    pub pattern: Option<String>,
+    pub max_output_chars: Option<usize>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JobInputParams {
+    pub id: String,
+    /// Written to stdin; a newline is added if missing.
+    pub text: String,
+    pub wait_for: Option<String>,
+    pub wait_secs: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JobIdParams {
+    pub id: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JobListParams {}
+
+/// The shape of every job tool's structuredContent (mirrors `tools::jobs::JobReport`; a test keeps them in step).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[allow(dead_code)]
+pub struct JobOut {
+    pub id: String,
+    pub name: Option<String>,
+    /// running, exited, stopped, timed_out, killed.
+    pub state: String,
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub runtime_ms: u64,
+    pub output_bytes: u64,
+    pub dropped_bytes: u64,
+    /// Where the next read starts.
+    pub cursor: u64,
+    pub matched: Option<String>,
+}
+
+/// job_list's structuredContent.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[allow(dead_code)]
+pub struct JobListOut {
+    pub jobs: Vec<JobOut>,
+}

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::error::{ErrorKind, ToolError, ToolResult};
-use crate::sandbox::{Exit, Layer, Run, Stream};
+use crate::sandbox::{Exit, Layer, Lifetime, Run, Stream};
 use crate::tools::capture::Capture;
 use crate::tools::{Cancel, Context, Progress};
 
@@ -46,7 +46,26 @@ pub fn run_command(
         }
         Some(t) => t,
     };
-    for (k, _) in &req.env {
+    check_env_names(&req.env)?;
+    let budget = ctx.budget(req.max_output_chars)?;
+    let cwd = ctx.ws.dir_path(&ctx.ws.path(req.cwd.unwrap_or("."))?)?;
+    let argv = vec![s.shell.clone(), "-c".to_string(), req.command.to_string()];
+    let net = ctx.session_net();
+    let run = Run {
+        argv,
+        report_dir: None,
+        cwd,
+        extra_env: &req.env,
+        timeout: Duration::from_secs(timeout),
+        net: net.as_deref(),
+        lifetime: Lifetime::Call,
+    };
+    Ok(execute(ctx, &run, budget, cancel, progress)?.text)
+}
+
+/// Refuses environment names a shell could not export.
+pub fn check_env_names(env: &[(String, String)]) -> ToolResult<()> {
+    for (k, _) in env {
         let valid = !k.is_empty()
             && !k.starts_with(|c: char| c.is_ascii_digit())
             && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
@@ -54,11 +73,7 @@ pub fn run_command(
             return Err(ToolError::invalid(format!("env name {k:?} is not a valid variable name")));
         }
     }
-    let budget = ctx.budget(req.max_output_chars)?;
-    let cwd = ctx.ws.dir_path(&ctx.ws.path(req.cwd.unwrap_or("."))?)?;
-    let argv = vec![s.shell.clone(), "-c".to_string(), req.command.to_string()];
-    let run = Run { argv, report_dir: None, cwd, extra_env: &req.env, timeout: Duration::from_secs(timeout) };
-    Ok(execute(ctx, &run, budget, cancel, progress)?.text)
+    Ok(())
 }
 
 /// A finished sandboxed run, rendered: the shaped output, then one status line.

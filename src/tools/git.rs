@@ -44,7 +44,16 @@ fn git(ctx: &Context, args: &[&str], cancel: &Cancel, budget: usize) -> ToolResu
     for k in ["GIT_AUTHOR_EMAIL", "GIT_COMMITTER_EMAIL"] {
         env.push((k.into(), email.clone()));
     }
-    let run = Run { argv, report_dir: None, cwd: ctx.ws.root().to_path_buf(), extra_env: &env, timeout: GIT_TIMEOUT };
+    // git needs no network: its runs keep a private loopback rather than joining the session's.
+    let run = Run {
+        argv,
+        report_dir: None,
+        cwd: ctx.ws.root().to_path_buf(),
+        extra_env: &env,
+        timeout: GIT_TIMEOUT,
+        net: None,
+        lifetime: crate::sandbox::Lifetime::Call,
+    };
     let done = execute(ctx, &run, budget, cancel, &Progress::default())?;
     Ok((matches!(done.exit, crate::sandbox::Exit::Code(0)), done.text))
 }

@@ -3,6 +3,7 @@
 pub mod capture;
 pub mod command;
 pub mod edit;
+pub mod jobs;
 pub mod git;
 pub mod list;
 pub mod output_tool;
@@ -34,9 +35,21 @@ pub struct Context {
     pub trees: Arc<crate::syntax::Trees>,
     /// The private scratch directory (see `new`); dropped with the last clone of the context.
     pub scratch: Arc<tempfile::TempDir>,
+    /// The calling client's session: its network namespace and jobs. Not shared between sessions.
+    pub session: Arc<crate::session::Session>,
 }
 
 impl Context {
+    /// The same context for a new client session (fresh network namespace, no jobs).
+    pub fn for_new_session(&self) -> Context {
+        Context { session: Default::default(), ..self.clone() }
+    }
+
+    /// The session network a run joins (see `Session::net`).
+    pub fn session_net(&self) -> Option<Arc<crate::sandbox::SessionNet>> {
+        self.session.net(&self.sandbox)
+    }
+
     /// The character budget for one result: the call's own, capped by the server, else the configured default.
     pub fn budget(&self, requested: Option<usize>) -> crate::error::ToolResult<usize> {
         let o = &self.config.output;
@@ -126,6 +139,7 @@ impl Context {
             git_identity: git::identity_from_config(),
             trees: Default::default(),
             scratch: Arc::new(scratch),
+            session: Default::default(),
         })
     }
 }

@@ -99,8 +99,17 @@ pub fn run_tests(
         env.push(("CARGO_NET_OFFLINE".into(), "true".into()));
     }
     let timeout = Duration::from_secs(ctx.config.tests.timeout_secs);
-    let run =
-        Run { argv: argv.clone(), report_dir: Some(report_dir.path().to_path_buf()), cwd, extra_env: &env, timeout };
+    // The session's network: a service the agent started as a job is reachable from the tests.
+    let net = ctx.session_net();
+    let run = Run {
+        argv: argv.clone(),
+        report_dir: Some(report_dir.path().to_path_buf()),
+        cwd,
+        extra_env: &env,
+        timeout,
+        net: net.as_deref(),
+        lifetime: crate::sandbox::Lifetime::Call,
+    };
 
     let budget = ctx.budget(None)?;
     let mut capture = Capture::new(ctx, budget);

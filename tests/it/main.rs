@@ -9,6 +9,7 @@ mod edit;
 mod files;
 mod git;
 mod http;
+mod jobs;
 mod output;
 mod protocol;
 mod read_tools;

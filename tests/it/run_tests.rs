@@ -2,30 +2,9 @@
 //! a failing and a non-compiling variant; the structured result is asserted (status, counts, failing ids,
 //! file:line, message). Plus the repeated-failure signal and S1 through `filter`.
 
-use std::path::Path;
-
 use serde_json::{Value, json};
 
 use crate::harness::*;
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let t = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &t);
-        } else {
-            std::fs::copy(e.path(), &t).unwrap();
-        }
-    }
-}
-
-/// A project holding one fixture at its root.
-fn fixture(name: &str) -> Project {
-    let p = Project::new();
-    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/projects").join(name), &p.root);
-    p
-}
 
 async fn run(c: &Client, args: Value) -> (Value, String) {
     let out = call(c, "run_tests", args).await;

@@ -1,0 +1,40 @@
+//! One client's session: what its calls share and what ends with it. Today a session is the stdio connection
+//! or one HTTP session; the tools see only this type, so the scope can become a workspace without touching them.
+//!
+//! A session owns its network namespace (every command and job of the session joins it: a server started as a
+//! job is reachable from the session's run_command and run_tests, and from no other session) and its jobs,
+//! which are killed when the session is dropped.
+
+use std::sync::{Arc, OnceLock};
+
+use crate::jobs::Jobs;
+use crate::sandbox::{Sandbox, SessionNet};
+
+#[derive(Default)]
+pub struct Session {
+    net: OnceLock<Option<Arc<SessionNet>>>,
+    jobs: Jobs,
+}
+
+impl Session {
+    /// The session's network namespace, made on first use; None when runs do not need one (sandbox off, the
+    /// host's network) or it could not be made (each run then gets a private one, as the sandbox decides).
+    pub fn net(&self, sandbox: &Sandbox) -> Option<Arc<SessionNet>> {
+        self.net
+            .get_or_init(|| match sandbox.session_net() {
+                Ok(n) => n.map(Arc::new),
+                Err(e) => {
+                    tracing::warn!(
+                        "no shared network for this session ({e}); each command gets its own loopback, so a \
+                         server started as a job is not reachable from other commands"
+                    );
+                    None
+                }
+            })
+            .clone()
+    }
+
+    pub fn jobs(&self) -> &Jobs {
+        &self.jobs
+    }
+}
