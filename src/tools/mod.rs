@@ -36,14 +36,17 @@ pub struct Context {
     pub scratch: Arc<tempfile::TempDir>,
 }
 
+/// The smallest `max_output_chars` a call may ask for (`output.max_chars` in codebox.toml has the same floor).
+pub const MIN_OUTPUT_CHARS: usize = 1000;
+
 impl Context {
     /// The character budget for one result: the call's own, capped by the server, else the configured default.
     pub fn budget(&self, requested: Option<usize>) -> crate::error::ToolResult<usize> {
         let o = &self.config.output;
         match requested {
             None => Ok(o.max_chars),
-            Some(n) if n < 1000 => Err(crate::error::ToolError::invalid(format!(
-                "max_output_chars = {n} is too small; use at least 1000 (default {})",
+            Some(n) if n < MIN_OUTPUT_CHARS => Err(crate::error::ToolError::invalid(format!(
+                "max_output_chars = {n} is too small; use at least {MIN_OUTPUT_CHARS} (default {})",
                 o.max_chars
             ))),
             Some(n) => Ok(n.min(o.max_chars_cap)),
