@@ -14,4 +14,5 @@ mod protocol;
 mod read_tools;
 mod run_tests;
 mod sandbox;
+mod schemas;
 mod search;
