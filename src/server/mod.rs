@@ -170,6 +170,11 @@ fn text_result(r: ToolResult<String>) -> CallToolResult {
 impl CodeboxServer {
     pub fn new(ctx: Context) -> Self {
         let mut tool_router = Self::tool_router();
+        // The generated schema states the default configuration's largest timeout; this server's may differ.
+        if let Some(route) = tool_router.map.get_mut("run_command") {
+            let max = ctx.sandbox.settings().max_timeout_secs;
+            schema::set_property_keyword(&mut route.attr.input_schema, "timeout_secs", "maximum", max.into());
+        }
         if ctx.sandbox.is_off() {
             // The model must know: with the sandbox off, a command can do anything the user can.
             if let Some(route) = tool_router.map.get_mut("run_command") {

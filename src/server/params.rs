@@ -1,16 +1,23 @@
 //! Tool parameters as the model sends them. Doc comments become the schema's descriptions: keep them short,
-//! every character here is paid for in every session's tools/list.
+//! every character here is paid for in every session's tools/list. Bounds the tools check are stated with
+//! `#[schemars(range(..))]` from the tools' own constants, so models see them; `schema::input` makes the rest
+//! portable.
 
 use schemars::JsonSchema;
 use serde::Deserialize;
+
+use crate::tools::MIN_OUTPUT_CHARS;
+use crate::tools::search::{CASES, MAX_CONTEXT, MAX_RESULTS, OUTPUTS};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReadFileParams {
     pub path: String,
     /// First line, 1-based.
+    #[schemars(range(min = 1))]
     pub offset: Option<u64>,
     /// Lines (default 2000).
+    #[schemars(range(min = 1, max = crate::tools::read::MAX_LIMIT))]
     pub limit: Option<u64>,
 }
 
@@ -18,7 +25,8 @@ pub struct ReadFileParams {
 #[serde(deny_unknown_fields)]
 pub struct ListDirectoryParams {
     pub path: Option<String>,
-    /// 1-10 (default 2).
+    /// Default 2.
+    #[schemars(range(min = 1, max = crate::tools::list::MAX_DEPTH))]
     pub depth: Option<usize>,
 }
 
@@ -35,12 +43,14 @@ pub struct FindFilesParams {
 pub struct ReadOutputParams {
     pub id: String,
     /// First line, 1-based.
+    #[schemars(range(min = 1))]
     pub offset: Option<u64>,
     pub limit: Option<u64>,
     /// Regex: only matching lines, with context.
     pub pattern: Option<String>,
     /// Lines around each match (default 2).
     pub context: Option<usize>,
+    #[schemars(range(min = MIN_OUTPUT_CHARS))]
     pub max_output_chars: Option<usize>,
 }
 
@@ -50,8 +60,12 @@ pub struct RunCommandParams {
     pub command: String,
     pub cwd: Option<String>,
     /// Default 120.
+    // The maximum is the default configuration's; the server states the configured one (`CodeboxServer::new`).
+    #[schemars(range(min = 1, max = crate::config::SandboxSettings::default().max_timeout_secs))]
     pub timeout_secs: Option<u64>,
+    /// Extra variables, name to value.
     pub env: Option<std::collections::BTreeMap<String, String>>,
+    #[schemars(range(min = MIN_OUTPUT_CHARS))]
     pub max_output_chars: Option<usize>,
 }
 
@@ -116,17 +130,20 @@ pub struct SearchParams {
     /// ripgrep type: rust, py, js, ts, go…
     #[serde(rename = "type")]
     pub file_type: Option<String>,
-    /// smart (default), sensitive, insensitive.
+    #[schemars(extend("enum" = CASES.map(|(name, _)| name), "default" = CASES[0].0))]
     pub case: Option<String>,
     pub fixed_strings: Option<bool>,
     pub multiline: Option<bool>,
     /// Lines around each match.
+    #[schemars(range(max = MAX_CONTEXT))]
     pub context: Option<usize>,
-    /// content (default), files, count.
+    #[schemars(extend("enum" = OUTPUTS.map(|(name, _)| name), "default" = OUTPUTS[0].0))]
     pub output: Option<String>,
+    #[schemars(range(min = 1, max = MAX_RESULTS))]
     pub max_results: Option<usize>,
     pub include_hidden: Option<bool>,
     pub include_ignored: Option<bool>,
+    #[schemars(range(min = MIN_OUTPUT_CHARS))]
     pub max_output_chars: Option<usize>,
 }
 
@@ -141,7 +158,9 @@ pub struct RunTestsParams {
     pub command: Option<String>,
 }
 
-/// The shape of run_tests' structuredContent (mirrors `tools::run_tests::TestRun`; a test keeps them in step).
+// The shape of run_tests' structuredContent (mirrors `tools::run_tests::TestRun`; a test keeps them in step).
+// A plain comment, not a doc comment: a doc comment would become the output schema's description, paid for in
+// every tools/list and telling the model nothing.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[allow(dead_code)]
 pub struct RunTestsOutput {
@@ -188,6 +207,7 @@ pub struct GitDiffParams {
     pub path: Option<String>,
     /// The index instead of the working tree.
     pub staged: Option<bool>,
+    #[schemars(range(min = MIN_OUTPUT_CHARS))]
     pub max_output_chars: Option<usize>,
 }
 

@@ -39,6 +39,9 @@ pub struct Context {
     pub session: Arc<crate::session::Session>,
 }
 
+/// The smallest `max_output_chars` a call may ask for (`output.max_chars` in codebox.toml has the same floor).
+pub const MIN_OUTPUT_CHARS: usize = 1000;
+
 impl Context {
     /// The same context for a new client session (fresh network namespace, no jobs).
     pub fn for_new_session(&self) -> Context {
@@ -55,8 +58,8 @@ impl Context {
         let o = &self.config.output;
         match requested {
             None => Ok(o.max_chars),
-            Some(n) if n < 1000 => Err(crate::error::ToolError::invalid(format!(
-                "max_output_chars = {n} is too small; use at least 1000 (default {})",
+            Some(n) if n < MIN_OUTPUT_CHARS => Err(crate::error::ToolError::invalid(format!(
+                "max_output_chars = {n} is too small; use at least {MIN_OUTPUT_CHARS} (default {})",
                 o.max_chars
             ))),
             Some(n) => Ok(n.min(o.max_chars_cap)),

@@ -25,32 +25,37 @@ pub struct SearchRequest<'a> {
 const MAX_PER_FILE: usize = 20;
 const DEFAULT_CONTENT_RESULTS: usize = 100;
 const DEFAULT_LIST_RESULTS: usize = 500;
-const MAX_CONTEXT: usize = 10;
+pub const MAX_CONTEXT: usize = 10;
+pub const MAX_RESULTS: usize = 10_000;
+/// The values `case` and `output` take, the default first; the tool's schema lists these names.
+pub const CASES: [(&str, Case); 3] =
+    [("smart", Case::Smart), ("sensitive", Case::Sensitive), ("insensitive", Case::Insensitive)];
+pub const OUTPUTS: [(&str, Output); 3] =
+    [("content", Output::Content), ("files", Output::Files), ("count", Output::Count)];
+
+/// The choice named `value` (the first when absent); an unknown name is an error that lists the known ones.
+fn choose<T: Copy>(field: &str, value: Option<&str>, choices: &[(&str, T)]) -> ToolResult<T> {
+    let Some(value) = value else { return Ok(choices[0].1) };
+    choices.iter().find(|(name, _)| *name == value).map(|(_, c)| *c).ok_or_else(|| {
+        let names: Vec<&str> = choices.iter().map(|(name, _)| *name).collect();
+        ToolError::invalid(format!("{field} {value:?} is not one of {}", names.join(", ")))
+    })
+}
 
 pub fn search(ctx: &Context, req: &SearchRequest<'_>, cancel: &Cancel) -> ToolResult<String> {
     if req.pattern.is_empty() {
         return Err(ToolError::invalid("pattern is empty"));
     }
-    let output = match req.output.unwrap_or("content") {
-        "content" => Output::Content,
-        "files" => Output::Files,
-        "count" => Output::Count,
-        other => return Err(ToolError::invalid(format!("output {other:?} is not one of content, files, count"))),
-    };
-    let case = match req.case.unwrap_or("smart") {
-        "smart" => Case::Smart,
-        "sensitive" => Case::Sensitive,
-        "insensitive" => Case::Insensitive,
-        other => return Err(ToolError::invalid(format!("case {other:?} is not one of smart, sensitive, insensitive"))),
-    };
+    let output = choose("output", req.output, &OUTPUTS)?;
+    let case = choose("case", req.case, &CASES)?;
     let context = req.context.unwrap_or(0);
     if context > MAX_CONTEXT {
         return Err(ToolError::invalid(format!("context must be at most {MAX_CONTEXT} lines")));
     }
     let default_max = if output == Output::Content { DEFAULT_CONTENT_RESULTS } else { DEFAULT_LIST_RESULTS };
     let max_results = req.max_results.unwrap_or(default_max);
-    if max_results == 0 || max_results > 10_000 {
-        return Err(ToolError::invalid("max_results must be between 1 and 10000"));
+    if max_results == 0 || max_results > MAX_RESULTS {
+        return Err(ToolError::invalid(format!("max_results must be between 1 and {MAX_RESULTS}")));
     }
     let budget = ctx.budget(req.max_output_chars)?;
     let q = Query {

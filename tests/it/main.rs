@@ -15,4 +15,5 @@ mod protocol;
 mod read_tools;
 mod run_tests;
 mod sandbox;
+mod schemas;
 mod search;

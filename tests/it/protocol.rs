@@ -265,11 +265,14 @@ async fn committed_schemas_match_the_code() {
     names.sort();
     let mut committed_names: Vec<_> = std::fs::read_dir(&committed).unwrap().map(|e| e.unwrap().file_name()).collect();
     committed_names.sort();
-    assert_eq!(names, committed_names, "schemas/ has other files than the tools: run `cargo run -- schemas`");
+    assert_eq!(
+        names, committed_names,
+        "schemas/ has other files than the tools: run `cargo run --bin codebox -- schemas`"
+    );
     for n in names {
         let fresh = std::fs::read_to_string(out.path().join(&n)).unwrap();
         let old = std::fs::read_to_string(committed.join(&n)).unwrap();
-        assert_eq!(fresh, old, "schemas/{n:?} is stale: run `cargo run -- schemas` and commit");
+        assert_eq!(fresh, old, "schemas/{n:?} is stale: run `cargo run --bin codebox -- schemas` and commit");
     }
 }
 
