@@ -235,9 +235,11 @@ pub struct JobStartParams {
     pub name: Option<String>,
     /// Regex: return once an output line matches.
     pub wait_for: Option<String>,
-    /// Longest wait, up to 60 (default 30 with wait_for, else 0).
+    /// Longest wait (default 30 with wait_for, else 0).
+    #[schemars(range(max = crate::tools::jobs::MAX_WAIT_SECS))]
     pub wait_secs: Option<u64>,
     /// Kill the job after this long (default: never).
+    #[schemars(range(min = 1))]
     pub timeout_secs: Option<u64>,
 }
 
@@ -249,12 +251,15 @@ pub struct JobOutputParams {
     pub cursor: Option<u64>,
     /// Regex: wait for a matching line.
     pub wait_for: Option<String>,
-    /// Wait up to this long (max 60) for new output, a wait_for line or the exit.
+    /// Wait this long for new output, a wait_for line or the exit.
+    #[schemars(range(max = crate::tools::jobs::MAX_WAIT_SECS))]
     pub wait_secs: Option<u64>,
     /// The last N lines of all kept output instead.
+    #[schemars(range(min = 1, max = crate::tools::jobs::MAX_TAIL_LINES))]
     pub tail: Option<usize>,
     /// Regex: the matching lines of all kept output instead.
     pub pattern: Option<String>,
+    #[schemars(range(min = MIN_OUTPUT_CHARS))]
     pub max_output_chars: Option<usize>,
 }
 
@@ -265,6 +270,7 @@ pub struct JobInputParams {
     /// Written to stdin; a newline is added if missing.
     pub text: String,
     pub wait_for: Option<String>,
+    #[schemars(range(max = crate::tools::jobs::MAX_WAIT_SECS))]
     pub wait_secs: Option<u64>,
 }
 
@@ -278,7 +284,8 @@ pub struct JobIdParams {
 #[serde(deny_unknown_fields)]
 pub struct JobListParams {}
 
-/// The shape of every job tool's structuredContent (mirrors `tools::jobs::JobReport`; a test keeps them in step).
+/// The shape of every job tool's structuredContent (`tools::jobs::JobReport`), declared on job_output only: each
+/// schema is paid for in every tools/list. `jobs::structured_content_matches_the_declared_schema` keeps them in step.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[allow(dead_code)]
 pub struct JobOut {
@@ -294,11 +301,4 @@ pub struct JobOut {
     /// Where the next read starts.
     pub cursor: u64,
     pub matched: Option<String>,
-}
-
-/// job_list's structuredContent.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[allow(dead_code)]
-pub struct JobListOut {
-    pub jobs: Vec<JobOut>,
 }

@@ -40,11 +40,16 @@ fn pidfds_with(marker: &str) -> Vec<OwnedFd> {
 fn all_exit_within(fds: &[OwnedFd], limit: Duration) -> bool {
     let deadline = std::time::Instant::now() + limit;
     for fd in fds {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        let mut p = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-        // SAFETY: one valid pollfd.
-        if unsafe { libc::poll(&mut p, 1, left.as_millis() as i32) } != 1 {
-            return false;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let mut p = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+            // SAFETY: one valid pollfd.
+            match unsafe { libc::poll(&mut p, 1, left.as_millis() as i32) } {
+                1 => break,
+                // A signal (the test runtime's SIGCHLD when codebox dies) interrupts the wait: wait on.
+                -1 if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) => continue,
+                _ => return false,
+            }
         }
     }
     true
@@ -359,4 +364,38 @@ async fn j7_a_job_is_confined_like_a_command() {
     assert!(text.contains("rc=1") && text.contains("net=1"), "{text}");
     assert!(text.contains("sandbox: ") && text.contains("landlock") && text.contains("seccomp"), "{text}");
     p.assert_canary_intact();
+}
+
+/// Every job tool's structured content has the shape job_output declares (job_list: a list of them), so a
+/// program driving the loop reads one shape.
+#[tokio::test]
+async fn structured_content_matches_the_declared_schema() {
+    let p = Project::new();
+    let c = stdio(&p.root, &[]).await;
+    let tools = c.peer().list_all_tools().await.unwrap();
+    let schema = tools.iter().find(|t| t.name == "job_output").unwrap().output_schema.clone().expect("job_output declares its output");
+    let props = schema["properties"].as_object().unwrap().clone();
+    let required: Vec<String> = serde_json::from_value(schema["required"].clone()).unwrap();
+    let check = |s: &Value| {
+        for k in s.as_object().unwrap().keys() {
+            assert!(props.contains_key(k), "{k} is not declared: {s}");
+        }
+        for r in &required {
+            assert!(s.get(r).is_some(), "{r} is required: {s}");
+        }
+        assert!(props["state"]["description"].as_str().unwrap().contains(s["state"].as_str().unwrap()));
+    };
+    let (_, s) = job(&c, "job_start", json!({"command": "cat", "name": "echo", "wait_secs": 1})).await;
+    check(&s);
+    let (_, s) = job(&c, "job_input", json!({"id": "echo", "text": "hi", "wait_for": "hi"})).await;
+    check(&s);
+    let (_, s) = job(&c, "job_output", json!({"id": "echo", "cursor": 0})).await;
+    check(&s);
+    let (_, l) = job(&c, "job_list", json!({})).await;
+    check(&l["jobs"][0]);
+    let (_, s) = job(&c, "job_stop", json!({"id": "echo"})).await;
+    check(&s);
+    let (_, s) = job(&c, "job_start", json!({"command": "exit 3", "wait_secs": 10})).await;
+    check(&s);
+    assert_eq!(s["exit_code"], 3);
 }

@@ -132,6 +132,10 @@ fn base_arguments(tool: &str, spilled: &str) -> Value {
         "read_output" => json!({"id": spilled}),
         "run_command" => json!({"command": "true"}),
         "search" => json!({"pattern": "x"}),
+        "job_start" => json!({"command": "true"}),
+        // j1 is `cat`, started by the test: reads from offset 0 answer at once, input is echoed at once.
+        "job_output" => json!({"id": "j1", "cursor": 0}),
+        "job_input" => json!({"id": "j1", "text": "x"}),
         other => panic!("{other} has a bounded field: give it base arguments in schemas::base_arguments"),
     }
 }
@@ -153,6 +157,7 @@ async fn stated_bounds_are_the_ones_the_tools_check() {
     // read_output needs a real id to reach its bounds: a cut result names one.
     let long = ok(&c, "run_command", json!({"command": "seq 1 200000"})).await;
     let spilled = long.split("read_output(id=\"").nth(1).and_then(|s| s.split('"').next()).expect(&long).to_string();
+    ok(&c, "job_start", json!({"command": "cat", "name": "echo"})).await;
     let mut checked = 0;
     for t in &tools {
         let props = t.input_schema.get("properties").and_then(Value::as_object).cloned().unwrap_or_else(Map::new);
@@ -172,8 +177,9 @@ async fn stated_bounds_are_the_ones_the_tools_check() {
     }
     // read_file offset and limit, list_directory depth, read_output offset and max_output_chars, run_command
     // timeout_secs (both ends) and max_output_chars, search context, max_results (both ends) and
-    // max_output_chars, git_diff max_output_chars.
-    assert_eq!(checked, 15, "bounds checked");
+    // max_output_chars, git_diff max_output_chars; job_start wait_secs and timeout_secs, job_output wait_secs,
+    // tail (both ends) and max_output_chars, job_input wait_secs.
+    assert_eq!(checked, 22, "bounds checked");
 }
 
 /// search's `case` and `output` list their choices as `enum`: each listed value works, and the error for any
