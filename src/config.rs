@@ -242,7 +242,10 @@ impl Config {
             return Err("tests.timeout_secs must be between 1 and sandbox.max_timeout_secs".into());
         }
         if self.jobs.output_bytes < 1 << 20 {
-            return Err(format!("jobs.output_bytes = {} is too small; use at least 1 MiB (1048576)", self.jobs.output_bytes));
+            return Err(format!(
+                "jobs.output_bytes = {} is too small; use at least 1 MiB (1048576)",
+                self.jobs.output_bytes
+            ));
         }
         if self.jobs.max_per_session == 0 {
             return Err("jobs.max_per_session must be at least 1".into());

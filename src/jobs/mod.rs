@@ -131,7 +131,10 @@ pub enum Until<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Waited {
     /// A line matched: its text, and the offset just past it.
-    Matched { line: String, end: u64 },
+    Matched {
+        line: String,
+        end: u64,
+    },
     Output,
     Ended,
     Deadline,
@@ -150,9 +153,15 @@ impl Cancelled for Flag {
 #[derive(Debug)]
 pub enum JobError {
     /// The session already runs the maximum; the running jobs are listed.
-    Limit { max: usize, running: Vec<JobView> },
-    Unknown { id: String, known: Vec<String> },
-    NotRunning(JobView),
+    Limit {
+        max: usize,
+        running: Vec<JobView>,
+    },
+    Unknown {
+        id: String,
+        known: Vec<String>,
+    },
+    NotRunning(Box<JobView>),
     Input(String),
 }
 
@@ -402,7 +411,7 @@ impl Job {
     pub fn input(&self, text: &[u8]) -> Result<(), JobError> {
         let view = self.view();
         if !view.state.is_running() {
-            return Err(JobError::NotRunning(view));
+            return Err(JobError::NotRunning(Box::new(view)));
         }
         let mut guard = lock(&self.stdin);
         let Some(stdin) = guard.as_mut() else {

@@ -84,16 +84,17 @@ pub fn helper_main() -> ! {
         flags |= CloneFlags::CLONE_NEWNET;
     }
     let private_net = !spec.network;
-    let ns = unshare(flags).map_err(|e| format!("unshare failed: {}", e.desc())).and_then(|_| map_ids(uid, gid)).map(|_| {
-        format!(
-            "user, mount, pid, ipc, uts{}",
-            match (spec.network, spec.join_session_net) {
-                (true, _) => "; network: host (sandbox.network = true)",
-                (false, true) => "; net: the session's (loopback only)",
-                (false, false) => ", net (loopback only)",
-            }
-        )
-    });
+    let ns =
+        unshare(flags).map_err(|e| format!("unshare failed: {}", e.desc())).and_then(|_| map_ids(uid, gid)).map(|_| {
+            format!(
+                "user, mount, pid, ipc, uts{}",
+                match (spec.network, spec.join_session_net) {
+                    (true, _) => "; network: host (sandbox.network = true)",
+                    (false, true) => "; net: the session's (loopback only)",
+                    (false, false) => ", net (loopback only)",
+                }
+            )
+        });
     let have_ns = s.layer("namespaces", ns);
     if have_ns {
         let fs = build_filesystem(&spec);

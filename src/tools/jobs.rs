@@ -167,13 +167,7 @@ pub fn start(
         )
     })?;
     let deadline = timeout.map(|t| running.started() + Duration::from_secs(t));
-    let job = ctx.session.jobs().add(
-        running,
-        req.command.to_string(),
-        req.name.map(str::to_string),
-        deadline,
-        log,
-    );
+    let job = ctx.session.jobs().add(running, req.command.to_string(), req.name.map(str::to_string), deadline, log);
     tracing::info!("job {} started: {}", job.id, clip(req.command, 200));
     let waited = wait_on(&job, 0, &wait, true, cancel, progress);
     let (text, report) = render_read(ctx, &job, None, waited, budget)?;
@@ -198,9 +192,8 @@ pub fn output(
         return Ok(render_tail(&job, n, waited, budget));
     }
     if let Some(p) = req.pattern {
-        let re = Regex::new(p).map_err(|e| {
-            ToolError::invalid(format!("pattern is not a valid regex: {}", first_line(&e.to_string())))
-        })?;
+        let re = Regex::new(p)
+            .map_err(|e| ToolError::invalid(format!("pattern is not a valid regex: {}", first_line(&e.to_string()))))?;
         let waited = wait_on(&job, job.view().read_pos, &wait, false, cancel, progress);
         return render_grep(&job, &re, waited, budget, cancel);
     }
@@ -578,7 +571,15 @@ fn job_error(e: JobError) -> ToolError {
         JobError::Limit { max, running } => {
             let list: Vec<String> = running
                 .iter()
-                .map(|v| format!("{} ({}, {}: {})", job_label(v), state_text(&v.state), secs(v.runtime), clip(&v.command, 80)))
+                .map(|v| {
+                    format!(
+                        "{} ({}, {}: {})",
+                        job_label(v),
+                        state_text(&v.state),
+                        secs(v.runtime),
+                        clip(&v.command, 80)
+                    )
+                })
                 .collect();
             ToolError::new(
                 ErrorKind::LimitReached,
@@ -589,9 +590,10 @@ fn job_error(e: JobError) -> ToolError {
                 ),
             )
         }
-        JobError::Unknown { id, known } if known.is_empty() => {
-            ToolError::new(ErrorKind::NotFound, format!("no job {id:?}: this session has no jobs; job_start starts one"))
-        }
+        JobError::Unknown { id, known } if known.is_empty() => ToolError::new(
+            ErrorKind::NotFound,
+            format!("no job {id:?}: this session has no jobs; job_start starts one"),
+        ),
         JobError::Unknown { id, known } => ToolError::new(
             ErrorKind::NotFound,
             format!("no job {id:?} in this session; its jobs are {} (job_list shows them)", known.join(", ")),

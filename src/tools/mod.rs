@@ -3,8 +3,8 @@
 pub mod capture;
 pub mod command;
 pub mod edit;
-pub mod jobs;
 pub mod git;
+pub mod jobs;
 pub mod list;
 pub mod output_tool;
 pub mod read;

@@ -96,7 +96,10 @@ async fn j1_a_job_server_is_reachable_from_its_session_only_stdio() {
 
     let other = stdio(&p.root, &[]).await;
     let out = ok(&other, "run_command", json!({"command": fetch(port)})).await;
-    assert!(out.contains("Connection refused") && !out.contains("status 200"), "another session must not reach it: {out}");
+    assert!(
+        out.contains("Connection refused") && !out.contains("status 200"),
+        "another session must not reach it: {out}"
+    );
 
     let (text, s) = job(&c, "job_stop", json!({"id": id})).await;
     assert_eq!(s["state"], "stopped", "{text}");
@@ -124,7 +127,11 @@ async fn j1_sessions_of_one_http_server_have_separate_networks() {
     let fds = pidfds_with(&m);
     assert_eq!(fds.len(), 1, "{:?}", host_processes_with(&m));
     a.cancel().await.unwrap();
-    assert!(all_exit_within(&fds, Duration::from_secs(20)), "ending the session kills its jobs: {:?}", host_processes_with(&m));
+    assert!(
+        all_exit_within(&fds, Duration::from_secs(20)),
+        "ending the session kills its jobs: {:?}",
+        host_processes_with(&m)
+    );
     b.cancel().await.unwrap();
 }
 
@@ -137,7 +144,8 @@ async fn a_service_backed_test_suite_goes_from_failing_to_passing_through_the_to
     let (_, s) = job_tests(&c).await;
     assert_eq!(s["status"], "failed", "no server yet: {s}");
     let (text, s) =
-        job(&c, "job_start", json!({"command": "python3 server.py 8765", "name": "api", "wait_for": "^ready on"})).await;
+        job(&c, "job_start", json!({"command": "python3 server.py 8765", "name": "api", "wait_for": "^ready on"}))
+            .await;
     assert_eq!(s["matched"], "ready on 8765", "{text}");
     let (text, s) = job_tests(&c).await;
     assert_eq!(s["status"], "failed", "the client does not retry a dropped connection: {text}");
@@ -159,7 +167,12 @@ async fn job_tests(c: &Client) -> (String, Value) {
 async fn cursor_reads_return_each_byte_once() {
     let p = Project::new();
     let c = stdio(&p.root, &[]).await;
-    let (_, s) = job(&c, "job_start", json!({"command": "for i in $(seq 1 300); do echo line-$i; [ $((i % 50)) = 0 ] && sleep 0.2; done"})).await;
+    let (_, s) = job(
+        &c,
+        "job_start",
+        json!({"command": "for i in $(seq 1 300); do echo line-$i; [ $((i % 50)) = 0 ] && sleep 0.2; done"}),
+    )
+    .await;
     let id = s["id"].as_str().unwrap().to_string();
     let mut got = String::new();
     for _ in 0..200 {
@@ -186,8 +199,12 @@ async fn cursor_reads_return_each_byte_once() {
 async fn wait_for_returns_when_the_line_arrives() {
     let p = Project::new();
     let c = stdio(&p.root, &[]).await;
-    let (text, s) =
-        job(&c, "job_start", json!({"command": "echo booting; sleep 2; echo READY 42; sleep 300", "wait_for": "READY", "wait_secs": 60})).await;
+    let (text, s) = job(
+        &c,
+        "job_start",
+        json!({"command": "echo booting; sleep 2; echo READY 42; sleep 300", "wait_for": "READY", "wait_secs": 60}),
+    )
+    .await;
     assert_eq!(s["matched"], "READY 42", "{text}");
     assert_eq!(s["state"], "running");
     assert!(text.starts_with("booting\nREADY 42\n"), "{text}");
@@ -205,7 +222,9 @@ async fn input_to_a_repl_and_its_answer() {
     let (text, s2) = job(&c, "job_input", json!({"id": "py", "text": "print(6 * 7)", "wait_for": "42"})).await;
     assert!(s2["matched"].as_str().unwrap().contains("42"), "{text}");
     assert_eq!(s2["id"], s["id"]);
-    let (text, _) = job(&c, "job_input", json!({"id": "py", "text": "x = 'abc' * 2\nprint(x.upper())", "wait_for": "ABCABC"})).await;
+    let (text, _) =
+        job(&c, "job_input", json!({"id": "py", "text": "x = 'abc' * 2\nprint(x.upper())", "wait_for": "ABCABC"}))
+            .await;
     assert!(text.contains("ABCABC"), "{text}");
     let (text, s) = job(&c, "job_stop", json!({"id": "py"})).await;
     assert_eq!(s["state"], "stopped", "{text}");
@@ -296,7 +315,10 @@ async fn j4_a_gigabyte_of_output_keeps_memory_bounded() {
     assert_eq!(s["state"], "exited", "{text}");
     assert_eq!(s["output_bytes"], 1_000_000_009u64);
     assert!(s["dropped_bytes"].as_u64().unwrap() > 900_000_000, "{s}");
-    assert!(text.starts_with("[") && text.contains("of output before this was dropped: a job keeps its last 64.0 MiB"), "{text}");
+    assert!(
+        text.starts_with("[") && text.contains("of output before this was dropped: a job keeps its last 64.0 MiB"),
+        "{text}"
+    );
     assert!(s["cursor"].as_u64().unwrap() > 900_000_000, "the read starts at what is kept: {s}");
     let (text, _) = job(&c, "job_output", json!({"id": s["id"], "tail": 1})).await;
     assert!(text.starts_with("THE-END\n"), "{text}");
@@ -320,7 +342,13 @@ async fn j5_limits_and_mistakes_get_clear_errors() {
     job(&c, "job_start", json!({"command": "sleep 1000", "name": "one"})).await;
     job(&c, "job_start", json!({"command": "sleep 1000", "name": "two"})).await;
     let e = err(&c, "job_start", json!({"command": "sleep 1"})).await;
-    assert!(e.contains("already runs 2 jobs") && e.contains("job j1 (one)") && e.contains("job j2 (two)") && e.contains("job_stop"), "{e}");
+    assert!(
+        e.contains("already runs 2 jobs")
+            && e.contains("job j1 (one)")
+            && e.contains("job j2 (two)")
+            && e.contains("job_stop"),
+        "{e}"
+    );
     job(&c, "job_stop", json!({"id": "one"})).await;
     let (_, s) = job(&c, "job_start", json!({"command": "echo done", "wait_secs": 10})).await;
     assert_eq!(s["state"], "exited");
@@ -343,7 +371,12 @@ async fn j5_limits_and_mistakes_get_clear_errors() {
 async fn j6_a_job_timeout_kills_the_tree() {
     let p = Project::new();
     let c = stdio(&p.root, &[]).await;
-    let (text, s) = job(&c, "job_start", json!({"command": "echo start; sleep 1000 & sleep 1000", "timeout_secs": 1, "wait_secs": 30})).await;
+    let (text, s) = job(
+        &c,
+        "job_start",
+        json!({"command": "echo start; sleep 1000 & sleep 1000", "timeout_secs": 1, "wait_secs": 30}),
+    )
+    .await;
     assert_eq!(s["state"], "timed_out", "{text}");
     assert!(text.contains("TIMED OUT"), "{text}");
 }
@@ -373,7 +406,13 @@ async fn structured_content_matches_the_declared_schema() {
     let p = Project::new();
     let c = stdio(&p.root, &[]).await;
     let tools = c.peer().list_all_tools().await.unwrap();
-    let schema = tools.iter().find(|t| t.name == "job_output").unwrap().output_schema.clone().expect("job_output declares its output");
+    let schema = tools
+        .iter()
+        .find(|t| t.name == "job_output")
+        .unwrap()
+        .output_schema
+        .clone()
+        .expect("job_output declares its output");
     let props = schema["properties"].as_object().unwrap().clone();
     let required: Vec<String> = serde_json::from_value(schema["required"].clone()).unwrap();
     let check = |s: &Value| {

@@ -228,7 +228,10 @@ async fn s12_host_processes_are_invisible() {
         ),
     )
     .await;
-    assert!(out.starts_with("/") && out.contains("codebox"), "PID 1 is codebox's init (the reaper), no host process: {out}");
+    assert!(
+        out.starts_with("/") && out.contains("codebox"),
+        "PID 1 is codebox's init (the reaper), no host process: {out}"
+    );
     assert!(out.contains("No such file") && !out.contains(&marker), "{out}");
     enforced(&out, "proc");
 }
