@@ -492,7 +492,6 @@ wait_for once a line matches, the job exits or wait_secs pass.",
         description = "A job's output since the last read (each byte once), optionally waiting up to 60 s for new \
 output, a wait_for line or the exit; or tail / pattern over all it kept.",
         input_schema = schema::input::<JobOutputParams>(),
-        output_schema = schema::input::<JobOut>(),
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn job_output(

@@ -283,22 +283,3 @@ pub struct JobIdParams {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JobListParams {}
-
-/// The shape of every job tool's structuredContent (`tools::jobs::JobReport`), declared on job_output only: each
-/// schema is paid for in every tools/list. `jobs::structured_content_matches_the_declared_schema` keeps them in step.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[allow(dead_code)]
-pub struct JobOut {
-    pub id: String,
-    pub name: Option<String>,
-    /// running, exited, stopped, timed_out, killed.
-    pub state: String,
-    pub exit_code: Option<i32>,
-    pub signal: Option<i32>,
-    pub runtime_ms: u64,
-    pub output_bytes: u64,
-    pub dropped_bytes: u64,
-    /// Where the next read starts.
-    pub cursor: u64,
-    pub matched: Option<String>,
-}

@@ -399,33 +399,26 @@ async fn j7_a_job_is_confined_like_a_command() {
     p.assert_canary_intact();
 }
 
-/// Every job tool's structured content has the shape job_output declares (job_list: a list of them), so a
-/// program driving the loop reads one shape.
+/// Every job tool's structured content has one shape (job_list: a list of them), so a program driving the loop
+/// reads one shape. (No outputSchema declares it: each schema is paid for in every tools/list; README documents it.)
 #[tokio::test]
-async fn structured_content_matches_the_declared_schema() {
+async fn every_job_tool_returns_the_same_structured_shape() {
     let p = Project::new();
     let c = stdio(&p.root, &[]).await;
-    let tools = c.peer().list_all_tools().await.unwrap();
-    let schema = tools
-        .iter()
-        .find(|t| t.name == "job_output")
-        .unwrap()
-        .output_schema
-        .clone()
-        .expect("job_output declares its output");
-    let props = schema["properties"].as_object().unwrap().clone();
-    let required: Vec<String> = serde_json::from_value(schema["required"].clone()).unwrap();
+    let always = ["id", "state", "runtime_ms", "output_bytes", "dropped_bytes", "cursor"];
+    let optional = ["name", "exit_code", "signal", "matched"];
     let check = |s: &Value| {
+        for k in always {
+            assert!(s.get(k).is_some(), "{k} missing: {s}");
+        }
         for k in s.as_object().unwrap().keys() {
-            assert!(props.contains_key(k), "{k} is not declared: {s}");
+            assert!(always.contains(&k.as_str()) || optional.contains(&k.as_str()), "{k} is not documented: {s}");
         }
-        for r in &required {
-            assert!(s.get(r).is_some(), "{r} is required: {s}");
-        }
-        assert!(props["state"]["description"].as_str().unwrap().contains(s["state"].as_str().unwrap()));
+        assert!(["running", "exited", "stopped", "timed_out", "killed"].contains(&s["state"].as_str().unwrap()));
     };
     let (_, s) = job(&c, "job_start", json!({"command": "cat", "name": "echo", "wait_secs": 1})).await;
     check(&s);
+    assert_eq!(s["name"], "echo");
     let (_, s) = job(&c, "job_input", json!({"id": "echo", "text": "hi", "wait_for": "hi"})).await;
     check(&s);
     let (_, s) = job(&c, "job_output", json!({"id": "echo", "cursor": 0})).await;
