@@ -33,7 +33,8 @@ use params::*;
 const INSTRUCTIONS: &str = "codebox: a confined workbench over one workspace directory. \
 Paths are relative to the workspace root; nothing outside it is reachable. \
 Explore with list_directory and find_files, then read_file (numbered lines; follow the `next:` hint for more). \
-Long results are cut to a budget and name the read_output call that returns the rest.";
+Long results are cut to a budget and name the read_output call that returns the rest. \
+Servers and watchers run as jobs (job_start), reachable from run_command and run_tests on localhost.";
 
 #[derive(Clone)]
 pub struct CodeboxServer {
@@ -286,8 +287,8 @@ Run a shell command (bash -c) in the workspace; returns the output cut to a budg
 
     #[tool(
         name = "run_command",
-        description = "Run `bash -c command` in the workspace, in a kernel sandbox: no network, writes only to the \
-workspace and a private /tmp. The process tree dies at the timeout.",
+        description = "Run `bash -c command` in the workspace, in a kernel sandbox: no network beyond this session's \
+loopback (shared with jobs), writes only to the workspace and a private /tmp. The process tree dies at the timeout.",
         input_schema = schema::input::<RunCommandParams>(),
         annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = false)
     )]
