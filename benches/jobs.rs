@@ -59,10 +59,7 @@ fn main() {
     row("codebox: job_output(wait_for) answered", &lat);
     let ratio = median(&lat).as_secs_f64() / median(&base).as_secs_f64().max(1e-9);
     println!("codebox / baseline (median): {ratio:.1}×");
-    println!(
-        "target median ≤ 5 ms: {}",
-        if median(&lat) <= Duration::from_millis(5) { "met" } else { "MISSED" }
-    );
+    println!("target median ≤ 5 ms: {}", if median(&lat) <= Duration::from_millis(5) { "met" } else { "MISSED" });
     let (before, after) = rss;
     println!(
         "codebox peak RSS (VmHWM): {:.1} MiB before, {:.1} MiB after two jobs streamed 1 GB each; target ≤ 64 MiB: {}",

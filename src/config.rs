@@ -65,8 +65,10 @@ pub struct SandboxSettings {
     /// `strict` refuses a command when a layer cannot be applied; `best-effort` applies what the kernel offers
     /// and says what was skipped. `off` is accepted only from the command line (`--sandbox off`).
     pub mode: SandboxMode,
-    /// Give commands the network. Off: a private network namespace with loopback only.
-    pub network: bool,
+    /// What network commands get: `off` (loopback only), `proxy` (loopback, plus the hosts `[sandbox.proxy]`
+    /// allows, through codebox's filtering proxy) or `host` (the machine's network). `false`/`true` mean off/host.
+    pub network: NetworkMode,
+    pub proxy: ProxySettings,
     /// Extra directories commands may read and execute (toolchains the defaults did not find).
     pub read_exec: Vec<PathBuf>,
     /// Paths inside the workspace that commands may read but never change.
@@ -88,6 +90,66 @@ pub struct SandboxSettings {
     pub open_files: u64,
 }
 
+/// The network a sandboxed command gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NetworkMode {
+    /// A private network namespace (the session's) with loopback only.
+    #[default]
+    Off,
+    /// Loopback only, plus HTTP(S) through codebox's proxy to the hosts `[sandbox.proxy]` allows.
+    Proxy,
+    /// The host's network: everything the machine reaches.
+    Host,
+}
+
+impl NetworkMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            NetworkMode::Off => "off",
+            NetworkMode::Proxy => "proxy",
+            NetworkMode::Host => "host",
+        }
+    }
+
+    /// `off`, `proxy` or `host` (and `false`/`true`), as the flag and the file take them.
+    pub fn parse(s: &str) -> Result<NetworkMode, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "off" | "false" => Ok(NetworkMode::Off),
+            "proxy" => Ok(NetworkMode::Proxy),
+            "host" | "true" => Ok(NetworkMode::Host),
+            other => Err(format!("network = {other:?} is not one of \"off\", \"proxy\", \"host\"")),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for NetworkMode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Bool(bool),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Bool(false) => Ok(NetworkMode::Off),
+            Raw::Bool(true) => Ok(NetworkMode::Host),
+            Raw::Text(t) => NetworkMode::parse(&t).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// The proxy's rules (`network = "proxy"`). Patterns: `name`, `*.name` (subdomains only), `**.name` (the name and
+/// its subdomains), an IP address or CIDR; each optionally `:port`. Deny wins; an empty allowlist allows nothing.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProxySettings {
+    pub allow: Vec<String>,
+    pub deny: Vec<String>,
+    /// Static names, checked before DNS (like /etc/hosts). A mapping does not allow a name; for an allowed name
+    /// the mapped address is dialled even when it is private or loopback.
+    pub hosts: std::collections::BTreeMap<String, String>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SandboxMode {
@@ -100,7 +162,8 @@ impl Default for SandboxSettings {
     fn default() -> Self {
         SandboxSettings {
             mode: SandboxMode::Strict,
-            network: false,
+            network: NetworkMode::Off,
+            proxy: ProxySettings::default(),
             read_exec: Vec::new(),
             protected: vec![".git/hooks".into(), ".git/config".into()],
             env: Vec::new(),

@@ -93,12 +93,40 @@ pub fn probe(root: &Path, settings: &crate::config::SandboxSettings) -> Report {
             },
         });
     }
+    layers.push(network_layer(settings));
     Report { layers }
+}
+
+/// What network commands get under this configuration, and whether the proxy's rules are valid.
+fn network_layer(settings: &crate::config::SandboxSettings) -> Layer {
+    use crate::config::NetworkMode;
+    let p = &settings.proxy;
+    let status = match settings.network {
+        NetworkMode::Off => Status::Enforced("off: each session's commands share a loopback-only network".into()),
+        NetworkMode::Host => Status::Available(
+            "HOST: commands reach everything this machine can (network = \"host\"); \"proxy\" allows only listed hosts"
+                .into(),
+        ),
+        NetworkMode::Proxy => match crate::proxy::rules::Rules::from_settings(p) {
+            Ok(_) if p.allow.is_empty() => Status::Enforced(
+                "proxy with an empty allow list: every request is refused; list hosts in [sandbox.proxy] allow".into(),
+            ),
+            Ok(_) => Status::Enforced(format!(
+                "proxy: HTTP(S) to {} allow rule(s) ({}), {} deny rule(s), {} static name(s); everything else refused",
+                p.allow.len(),
+                p.allow.iter().take(5).cloned().collect::<Vec<_>>().join(", "),
+                p.deny.len(),
+                p.hosts.len()
+            )),
+            Err(e) => Status::Missing(e),
+        },
+    };
+    Layer { name: "network".into(), required: true, status }
 }
 
 /// Runs `true` through the command sandbox and reports each layer as it was applied.
 fn command_layers(ws: &Workspace, settings: &crate::config::SandboxSettings, strict: bool) -> Vec<Layer> {
-    let sandbox = crate::sandbox::Sandbox::new(settings, settings.mode, ws.root());
+    let sandbox = crate::sandbox::Sandbox::new(settings, settings.mode, ws.root(), None);
     let run = crate::sandbox::Run {
         argv: vec!["true".into()],
         report_dir: None,
@@ -106,6 +134,7 @@ fn command_layers(ws: &Workspace, settings: &crate::config::SandboxSettings, str
         extra_env: &[],
         timeout: std::time::Duration::from_secs(30),
         net: None,
+        proxy_token: None,
         lifetime: crate::sandbox::Lifetime::Call,
     };
     struct Never;

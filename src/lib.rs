@@ -10,6 +10,8 @@ pub mod error;
 pub mod history;
 pub mod jobs;
 pub mod output;
+pub mod proxy;
+pub mod random;
 pub mod sandbox;
 pub mod search;
 pub mod server;

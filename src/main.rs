@@ -23,6 +23,9 @@ struct Common {
     /// Configuration file (default: codebox.toml in the root, if present).
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Network for commands: off (loopback only), proxy (the hosts [sandbox.proxy] allows) or host.
+    #[arg(long, value_name = "MODE", value_parser = codebox::config::NetworkMode::parse)]
+    network: Option<codebox::config::NetworkMode>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -92,10 +95,22 @@ fn load(common: &Common) -> Result<(Config, PathBuf), String> {
         Some(p) => Some(p.clone()),
         None => Some(root_hint.join("codebox.toml")).filter(|p| p.is_file()),
     };
-    let config = match &config_path {
+    let mut config = match &config_path {
         Some(p) => Config::load(p)?,
         None => Config::default(),
     };
+    if let Some(n) = common.network {
+        config.sandbox.network = n;
+    }
+    match config.sandbox.network {
+        codebox::config::NetworkMode::Proxy if config.sandbox.proxy.allow.is_empty() => eprintln!(
+            "codebox: network = \"proxy\" with an empty [sandbox.proxy] allow list: every request will be refused"
+        ),
+        codebox::config::NetworkMode::Host => {
+            eprintln!("codebox: WARNING: network = \"host\": commands reach everything this machine can")
+        }
+        _ => {}
+    }
     let root = common.root.clone().or_else(|| config.root.clone()).unwrap_or(cwd);
     Ok((config, root))
 }

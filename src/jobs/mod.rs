@@ -89,6 +89,8 @@ pub struct Job {
     changed: Condvar,
     /// Set when the job must die now (its session ended): the pump kills the tree.
     kill_now: Arc<AtomicBool>,
+    /// The job's proxy credentials, revoked when the job is forgotten.
+    grant: Option<crate::proxy::Grant>,
 }
 
 struct JobInner {
@@ -175,6 +177,7 @@ impl Jobs {
         name: Option<String>,
         deadline: Option<Instant>,
         log: JobLog,
+        grant: Option<crate::proxy::Grant>,
     ) -> Arc<Job> {
         let mut running = running;
         let mut inner = lock(&self.inner);
@@ -200,6 +203,7 @@ impl Jobs {
             }),
             changed: Condvar::new(),
             kill_now: kill_now.clone(),
+            grant,
         });
         // Forget the oldest finished jobs beyond the number kept.
         let finished = inner.list.iter().filter(|j| !j.view().state.is_running()).count();
@@ -331,6 +335,11 @@ impl Job {
     /// The kept output, readable without holding the job.
     pub fn snapshot(&self) -> Snapshot {
         self.lock().log.snapshot()
+    }
+
+    /// The job's proxy credentials (what the proxy refused it).
+    pub fn grant(&self) -> Option<&crate::proxy::Grant> {
+        self.grant.as_ref()
     }
 
     /// The namespace's init as codebox sees it, for counting the job's processes.

@@ -139,7 +139,7 @@ fn join_session_net() -> Result<String, String> {
 
 /// `Role::NetKeeper`: a user namespace holding a network namespace with loopback up, kept until codebox has
 /// opened both (it closes our stdin).
-fn net_keeper(_spec: &Spec) -> ! {
+fn net_keeper(spec: &Spec) -> ! {
     // Always strict: a session network that is not private is no session network (codebox then gives each run
     // its own, or refuses it, as the run's own mode says).
     let mut s = Setup { strict: true, layers: Vec::new() };
@@ -151,12 +151,52 @@ fn net_keeper(_spec: &Spec) -> ! {
         .map(|_| "user, net".to_string());
     s.layer("namespaces", ns);
     s.layer("loopback", loopback_up());
+    if let Some(socket) = &spec.proxy_socket {
+        forward_to_proxy(socket, s);
+    }
     send_status(&Status::Started { layers: s.layers });
     let mut byte = [0u8; 1];
     while let Ok(n) = nix::unistd::read(std::io::stdin(), &mut byte) {
         if n == 0 {
             break;
         }
+    }
+    std::process::exit(0)
+}
+
+/// The session's way to the proxy: listens on 127.0.0.1 inside the session's network and carries each
+/// connection to the proxy's unix socket, until codebox kills it. Listening before reporting, so the first
+/// request of the first command finds it.
+fn forward_to_proxy(socket: &Path, mut s: Setup) -> ! {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0));
+    let listener = match listener.and_then(|l| Ok((l.local_addr()?.port(), l))) {
+        Ok((port, l)) => {
+            send_status(&Status::Forwarding { port });
+            s.layer("proxy-forwarder", Ok(format!("127.0.0.1:{port} → the proxy")));
+            l
+        }
+        Err(e) => {
+            s.layer("proxy-forwarder", Err(format!("cannot listen on loopback: {e}")));
+            std::process::exit(125)
+        }
+    };
+    send_status(&Status::Started { layers: s.layers });
+    for conn in listener.incoming() {
+        let Ok(inside) = conn else { continue };
+        let socket = socket.to_path_buf();
+        let _ = std::thread::Builder::new().spawn(move || {
+            let Ok(proxy) = std::os::unix::net::UnixStream::connect(&socket) else { return };
+            let _ = inside.set_nodelay(true);
+            let (Ok(mut inside_r), Ok(mut proxy_w)) = (inside.try_clone(), proxy.try_clone()) else { return };
+            let up = std::thread::spawn(move || {
+                let _ = std::io::copy(&mut inside_r, &mut proxy_w);
+                let _ = proxy_w.shutdown(std::net::Shutdown::Write);
+            });
+            let (mut proxy_r, mut inside_w) = (proxy, inside);
+            let _ = std::io::copy(&mut proxy_r, &mut inside_w);
+            let _ = inside_w.shutdown(std::net::Shutdown::Write);
+            let _ = up.join();
+        });
     }
     std::process::exit(0)
 }

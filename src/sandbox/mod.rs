@@ -20,7 +20,7 @@ mod spawner;
 use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -68,6 +68,9 @@ pub struct Spec {
     /// Join the session's user and network namespaces (fds `USER_NS_FD`, `NET_NS_FD`) instead of a new network.
     pub join_session_net: bool,
     pub role: Role,
+    /// `Role::NetKeeper` with the proxy on: the proxy's unix socket, to which the keeper forwards connections made
+    /// to 127.0.0.1:<port> inside the session's network.
+    pub proxy_socket: Option<PathBuf>,
 }
 
 /// What a helper process is for.
@@ -76,7 +79,7 @@ pub enum Role {
     /// Confine and run a command.
     Command,
     /// Create a session's user and network namespaces, bring loopback up, report, and wait until codebox has
-    /// opened them (stdin closes).
+    /// opened them (stdin closes); with the proxy on, stay and forward 127.0.0.1:<port> to the proxy's socket.
     NetKeeper,
 }
 
@@ -97,6 +100,7 @@ impl Spec {
             report_dir: None,
             join_session_net: false,
             role: Role::NetKeeper,
+            proxy_socket: None,
         }
     }
 }
@@ -129,6 +133,10 @@ enum Status {
     },
     Started {
         layers: Vec<Layer>,
+    },
+    /// From a keeper that forwards to the proxy: the loopback port it listens on.
+    Forwarding {
+        port: u16,
     },
     Refused {
         reason: String,
@@ -180,6 +188,8 @@ pub struct Run<'a> {
     pub timeout: Duration,
     /// The session's network namespace, joined instead of a private one (see `SessionNet`).
     pub net: Option<&'a SessionNet>,
+    /// The credentials this run's requests carry to the proxy (with the proxy on).
+    pub proxy_token: Option<&'a str>,
     pub lifetime: Lifetime,
 }
 
@@ -517,15 +527,34 @@ impl Sandbox {
 pub struct SessionNet {
     user: OwnedFd,
     net: OwnedFd,
+    /// With the proxy on: the keeper that forwards 127.0.0.1:<port> inside the namespace to the proxy.
+    forwarder: Option<(std::process::Child, u16)>,
+}
+
+impl SessionNet {
+    /// The loopback port on which the session's commands reach the proxy.
+    pub fn proxy_port(&self) -> Option<u16> {
+        self.forwarder.as_ref().map(|(_, p)| *p)
+    }
+}
+
+impl Drop for SessionNet {
+    fn drop(&mut self) {
+        if let Some((child, _)) = &mut self.forwarder {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
 impl Sandbox {
     /// A fresh session network, or None when runs do not need one (sandbox off, or the host's network).
     pub fn session_net(&self) -> Result<Option<SessionNet>, String> {
-        if self.is_off() || self.settings().network {
+        if self.is_off() || self.settings().network == crate::config::NetworkMode::Host {
             return Ok(None);
         }
-        let spec = Spec::keeper(self.settings().mode == crate::config::SandboxMode::Strict);
+        let mut spec = Spec::keeper(self.settings().mode == crate::config::SandboxMode::Strict);
+        spec.proxy_socket = self.proxy_socket().map(Path::to_path_buf);
         let json = serde_json::to_string(&spec).map_err(|e| format!("cannot encode the sandbox spec: {e}"))?;
         let (exe, helper_arg) = self.helper();
         self.spawner().run(move || {
@@ -547,22 +576,35 @@ impl Sandbox {
             let mut child = cmd.spawn().map_err(|e| format!("cannot start the sandbox helper: {e}"))?;
             drop(status_w);
             let mut status = StatusReader::new(status_r);
-            let opened = match status.next(Instant::now() + START_TIMEOUT) {
+            let deadline = Instant::now() + START_TIMEOUT;
+            let mut first = status.next(deadline);
+            let mut port = None;
+            if let Some(Status::Forwarding { port: p }) = first {
+                port = Some(p);
+                first = status.next(deadline);
+            }
+            let opened = match first {
                 Some(Status::Started { .. }) => {
                     let ns = |kind: &str| {
                         std::fs::File::open(format!("/proc/{}/ns/{kind}", child.id()))
                             .map(OwnedFd::from)
                             .map_err(|e| format!("cannot open the session's {kind} namespace: {e}"))
                     };
-                    ns("user").and_then(|user| Ok(SessionNet { user, net: ns("net")? }))
+                    ns("user").and_then(|user| Ok((user, ns("net")?)))
                 }
                 Some(Status::Refused { reason, .. }) => Err(reason),
                 other => Err(format!("the network namespace helper failed ({other:?})")),
             };
-            // The namespaces live on through the fds; the helper's work is done.
-            let _ = child.kill();
-            let _ = child.wait();
-            opened.map(Some)
+            match (opened, port) {
+                // The keeper stays: it is the session's way to the proxy.
+                (Ok((user, net)), Some(port)) => Ok(Some(SessionNet { user, net, forwarder: Some((child, port)) })),
+                (opened, _) => {
+                    // The namespaces live on through the fds; the helper's work is done.
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    opened.map(|(user, net)| Some(SessionNet { user, net, forwarder: None }))
+                }
+            }
         })
     }
 }

@@ -43,11 +43,19 @@ pub struct Sandbox {
     spawner: super::spawner::Spawner,
     /// `codebox-sandbox` beside this binary, when installed; else this binary with `__sandbox`.
     helper_bin: Option<PathBuf>,
+    /// With `network = "proxy"`: the proxy's unix socket, which each session's forwarder connects to.
+    proxy_socket: Option<PathBuf>,
 }
 
 impl Sandbox {
-    /// `mode` is the configured mode, or `Off` when the command line said `--sandbox off`.
-    pub fn new(settings: &SandboxSettings, mode: SandboxMode, workspace: &Path) -> Sandbox {
+    /// `mode` is the configured mode, or `Off` when the command line said `--sandbox off`. `proxy_socket`: where
+    /// the network proxy listens, when `network = "proxy"`.
+    pub fn new(
+        settings: &SandboxSettings,
+        mode: SandboxMode,
+        workspace: &Path,
+        proxy_socket: Option<PathBuf>,
+    ) -> Sandbox {
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let home = env("HOME").map(PathBuf::from).filter(|h| h.is_dir() && h != Path::new("/"));
         let path = env("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
@@ -137,7 +145,12 @@ impl Sandbox {
                 .ok()
                 .and_then(|e| e.parent().map(|d| d.join("codebox-sandbox")))
                 .filter(|p| p.is_file()),
+            proxy_socket,
         }
+    }
+
+    pub(super) fn proxy_socket(&self) -> Option<&Path> {
+        self.proxy_socket.as_deref()
     }
 
     /// The program and arguments that start the sandbox helper.
@@ -189,20 +202,25 @@ impl Sandbox {
             }
         }
         protected.extend(self.protected.iter().filter(|p| p.exists()).cloned());
+        let mut env = self.env(run.extra_env);
+        if let (Some(port), Some(token)) = (run.net.and_then(|n| n.proxy_port()), run.proxy_token) {
+            proxy_env(&mut env, port, token);
+        }
         Spec {
             argv: run.argv.clone(),
             cwd: run.cwd.clone(),
-            env: self.env(run.extra_env),
+            env,
             workspace: self.workspace.clone(),
             home: self.home.clone(),
             rebind: self.rebind.clone(),
             read_exec: self.read_exec.clone(),
             protected,
-            network: s.network,
+            network: s.network == crate::config::NetworkMode::Host,
             strict: self.mode == SandboxMode::Strict,
             report_dir: run.report_dir.clone(),
             join_session_net: run.net.is_some(),
             role: Role::Command,
+            proxy_socket: None,
             rlimits: Rlimits {
                 address_space: s.memory_bytes,
                 file_size: s.file_size_bytes,
@@ -216,5 +234,31 @@ impl Sandbox {
                 },
             },
         }
+    }
+}
+
+/// What makes programs use the proxy: the standard variables in both cases (curl reads only the lowercase
+/// `http_proxy`), `NO_PROXY` for loopback so a session's own servers are reached directly, and the settings of
+/// tools that read their own (npm, cargo). The credentials in the URL are this run's own.
+fn proxy_env(env: &mut Vec<(String, String)>, port: u16, token: &str) {
+    let url = format!("http://{}:{token}@127.0.0.1:{port}", crate::proxy::USER);
+    let no_proxy = "localhost,127.0.0.1,::1";
+    let vars = [
+        ("http_proxy", url.as_str()),
+        ("HTTP_PROXY", url.as_str()),
+        ("https_proxy", url.as_str()),
+        ("HTTPS_PROXY", url.as_str()),
+        ("all_proxy", url.as_str()),
+        ("ALL_PROXY", url.as_str()),
+        ("no_proxy", no_proxy),
+        ("NO_PROXY", no_proxy),
+        ("npm_config_proxy", url.as_str()),
+        ("npm_config_https_proxy", url.as_str()),
+        ("CARGO_HTTP_PROXY", url.as_str()),
+    ];
+    for (k, v) in vars {
+        // These win over inherited or requested values: the proxy is the only way out anyway.
+        env.retain(|(ek, _)| ek != k);
+        env.push((k.to_string(), v.to_string()));
     }
 }

@@ -54,6 +54,33 @@ pub fn confine_self(workspace: &Path, writable: &[PathBuf]) -> Result<String, St
     }
 }
 
+/// The network proxy's thread: it reads system configuration (resolv.conf, hosts), writes nothing, may dial TCP
+/// (that is its job) but not listen on TCP. Applies to the calling thread and the threads it creates.
+pub fn confine_proxy() -> Result<String, String> {
+    let kernel = crate::doctor::landlock_abi();
+    if kernel == 0 {
+        return Err("landlock is not available on this kernel".into());
+    }
+    let abi = ABI::from(kernel as i32);
+    let read: Vec<PathBuf> = READ.iter().map(PathBuf::from).collect();
+    let status = (|| -> Result<RulesetStatus, landlock::RulesetError> {
+        let mut r =
+            Ruleset::default().set_compatibility(CompatLevel::BestEffort).handle_access(AccessFs::from_all(abi))?;
+        if kernel >= 4 {
+            r = r.handle_access(AccessNet::BindTcp)?;
+        }
+        Ok(r.create()?
+            .add_rules(path_beneath_rules(&read, AccessFs::from_read(abi) & !AccessFs::Execute))?
+            .restrict_self()?
+            .ruleset)
+    })()
+    .map_err(|e| format!("cannot apply landlock to the proxy: {e}"))?;
+    match status {
+        RulesetStatus::NotEnforced => Err("the kernel enforced none of the proxy's ruleset".into()),
+        _ => Ok(format!("ABI {kernel}: the proxy reads system configuration, writes nothing, may not listen on TCP")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     /// Landlock is per thread: the confined thread cannot read outside, the test's other threads are untouched.

@@ -51,6 +51,7 @@ pub fn run_command(
     let cwd = ctx.ws.dir_path(&ctx.ws.path(req.cwd.unwrap_or("."))?)?;
     let argv = vec![s.shell.clone(), "-c".to_string(), req.command.to_string()];
     let net = ctx.session_net();
+    let grant = super::network::grant(ctx);
     let run = Run {
         argv,
         report_dir: None,
@@ -58,9 +59,10 @@ pub fn run_command(
         extra_env: &req.env,
         timeout: Duration::from_secs(timeout),
         net: net.as_deref(),
+        proxy_token: grant.as_ref().map(|g| g.token()),
         lifetime: Lifetime::Call,
     };
-    Ok(execute(ctx, &run, budget, cancel, progress)?.text)
+    Ok(execute(ctx, &run, grant.as_ref(), budget, cancel, progress)?.text)
 }
 
 /// Refuses environment names a shell could not export.
@@ -87,6 +89,7 @@ pub struct Executed {
 pub fn execute(
     ctx: &Context,
     run: &Run<'_>,
+    grant: Option<&crate::proxy::Grant>,
     budget: usize,
     cancel: &Cancel,
     progress: &Progress,
@@ -114,6 +117,8 @@ pub fn execute(
     if !out.is_empty() && !out.ends_with('\n') {
         out.push('\n');
     }
+    let failed = !matches!(outcome.exit, Exit::Code(0));
+    let network = super::network::notes(ctx, grant, failed, &out);
     match &outcome.exit {
         Exit::TimedOut(t) => tracing::info!("a command timed out after {} s; its process tree was killed", t.as_secs()),
         Exit::Cancelled => tracing::info!("a command was cancelled by the client; its process tree was killed"),
@@ -137,6 +142,10 @@ pub fn execute(
         out.push_str(&format!(" · {r}"));
     }
     out.push_str(&format!(" · {}]", layers_summary(&outcome.layers)));
+    if !network.is_empty() {
+        out.push('\n');
+        out.push_str(network.trim_end());
+    }
     if ctx.sandbox.is_off() {
         out.push_str("\n[WARNING: sandbox OFF (--sandbox off): this command ran with your user's full rights]");
     }

@@ -52,9 +52,10 @@ fn git(ctx: &Context, args: &[&str], cancel: &Cancel, budget: usize) -> ToolResu
         extra_env: &env,
         timeout: GIT_TIMEOUT,
         net: None,
+        proxy_token: None,
         lifetime: crate::sandbox::Lifetime::Call,
     };
-    let done = execute(ctx, &run, budget, cancel, &Progress::default())?;
+    let done = execute(ctx, &run, None, budget, cancel, &Progress::default())?;
     Ok((matches!(done.exit, crate::sandbox::Exit::Code(0)), done.text))
 }
 

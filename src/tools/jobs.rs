@@ -148,6 +148,7 @@ pub fn start(
     let mut env = vec![("PYTHONUNBUFFERED".to_string(), "1".to_string())];
     env.extend(req.env.iter().cloned());
     let net = ctx.session_net();
+    let grant = super::network::grant(ctx);
     let run = Run {
         argv: vec![shell, "-c".into(), req.command.to_string()],
         report_dir: None,
@@ -156,6 +157,7 @@ pub fn start(
         // Only bounds the start; the job's own deadline is below.
         timeout: Duration::from_secs(30),
         net: net.as_deref(),
+        proxy_token: grant.as_ref().map(|g| g.token()),
         lifetime: Lifetime::Job { cpu_secs: (js.cpu_secs > 0).then_some(js.cpu_secs) },
     };
     let log = crate::jobs::log::JobLog::new(ctx.scratch.path(), js.output_bytes)
@@ -167,7 +169,8 @@ pub fn start(
         )
     })?;
     let deadline = timeout.map(|t| running.started() + Duration::from_secs(t));
-    let job = ctx.session.jobs().add(running, req.command.to_string(), req.name.map(str::to_string), deadline, log);
+    let job =
+        ctx.session.jobs().add(running, req.command.to_string(), req.name.map(str::to_string), deadline, log, grant);
     tracing::info!("job {} started: {}", job.id, clip(req.command, 200));
     let waited = wait_on(&job, 0, &wait, true, cancel, progress);
     let (text, report) = render_read(ctx, &job, None, waited, budget)?;
@@ -337,6 +340,12 @@ fn render_read(
         status.push(e.clone());
     }
     out.push_str(&format!("[{}]", status.join(" · ")));
+    let failed = view.state.exit().is_some_and(|e| *e != Exit::Code(0));
+    let network = super::network::notes(ctx, job.grant(), failed, &clipped);
+    if !network.is_empty() {
+        out.push('\n');
+        out.push_str(network.trim_end());
+    }
     let matched = match waited {
         Some(Waited::Matched { line, .. }) => Some(line),
         _ => None,

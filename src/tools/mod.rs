@@ -6,6 +6,7 @@ pub mod edit;
 pub mod git;
 pub mod jobs;
 pub mod list;
+pub mod network;
 pub mod output_tool;
 pub mod read;
 pub mod run_tests;
@@ -37,6 +38,8 @@ pub struct Context {
     pub scratch: Arc<tempfile::TempDir>,
     /// The calling client's session: its network namespace and jobs. Not shared between sessions.
     pub session: Arc<crate::session::Session>,
+    /// The filtering proxy, with `network = "proxy"`.
+    pub proxy: Option<Arc<crate::proxy::Proxy>>,
 }
 
 /// The smallest `max_output_chars` a call may ask for (`output.max_chars` in codebox.toml has the same floor).
@@ -113,7 +116,26 @@ impl Context {
     pub fn new(config: Config, root: &std::path::Path, sandbox_off: bool) -> Result<Context, String> {
         let ws = Workspace::open(root)?;
         let mode = if sandbox_off { crate::config::SandboxMode::Off } else { config.sandbox.mode };
-        let sandbox = crate::sandbox::Sandbox::new(&config.sandbox, mode, ws.root());
+        let scratch = scratch_dir()?;
+        let proxy = match (config.sandbox.network, mode) {
+            (crate::config::NetworkMode::Proxy, m) if m != crate::config::SandboxMode::Off => {
+                let rules = crate::proxy::rules::Rules::from_settings(&config.sandbox.proxy)?;
+                let proxy = crate::proxy::Proxy::start(rules, &scratch.path().join("proxy.sock"), || {
+                    match crate::sandbox::self_confine::confine_proxy() {
+                        Ok(detail) => tracing::info!("proxy confinement: {detail}"),
+                        Err(why) => tracing::warn!("the network proxy runs without landlock: {why}"),
+                    }
+                })?;
+                Some(Arc::new(proxy))
+            }
+            _ => None,
+        };
+        let sandbox = crate::sandbox::Sandbox::new(
+            &config.sandbox,
+            mode,
+            ws.root(),
+            proxy.as_ref().map(|p| p.socket().to_path_buf()),
+        );
         let root_real = ws.root().to_path_buf();
         let out = &config.output;
         let mut shape = crate::output::OutputConfig { max_chars: out.max_chars, ..Default::default() };
@@ -122,7 +144,6 @@ impl Context {
         }
         shape.max_line_chars = config.limits.max_line_chars;
         let policy = crate::output::OutputPolicy::new(&shape).map_err(|e| format!("output.error_patterns: {e}"))?;
-        let scratch = scratch_dir()?;
         let spill = SpillStore::new_in(
             crate::spill::SpillLimits {
                 max_entry_bytes: out.spill_entry_bytes,
@@ -143,6 +164,7 @@ impl Context {
             trees: Default::default(),
             scratch: Arc::new(scratch),
             session: Default::default(),
+            proxy,
         })
     }
 }

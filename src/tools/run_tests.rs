@@ -95,12 +95,13 @@ pub fn run_tests(
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-    if !ctx.sandbox.settings().network {
+    if ctx.sandbox.settings().network == crate::config::NetworkMode::Off {
         env.push(("CARGO_NET_OFFLINE".into(), "true".into()));
     }
     let timeout = Duration::from_secs(ctx.config.tests.timeout_secs);
     // The session's network: a service the agent started as a job is reachable from the tests.
     let net = ctx.session_net();
+    let grant = super::network::grant(ctx);
     let run = Run {
         argv: argv.clone(),
         report_dir: Some(report_dir.path().to_path_buf()),
@@ -108,6 +109,7 @@ pub fn run_tests(
         extra_env: &env,
         timeout,
         net: net.as_deref(),
+        proxy_token: grant.as_ref().map(|g| g.token()),
         lifetime: crate::sandbox::Lifetime::Call,
     };
 
@@ -171,7 +173,11 @@ pub fn run_tests(
         output_id: captured.spill_id.clone(),
         same_failures_runs: same,
     };
-    let text = render(&report, &outcome.exit, &captured.text, parsed.recognised);
+    let mut text = render(&report, &outcome.exit, &captured.text, parsed.recognised);
+    let network = super::network::notes(ctx, grant.as_ref(), !exit_ok, &combined);
+    if !network.is_empty() {
+        text = format!("{}\n{}", text.trim_end(), network.trim_end());
+    }
     Ok((report, super::capture::fit(ctx, &text, budget)))
 }
 

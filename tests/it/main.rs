@@ -10,6 +10,7 @@ mod files;
 mod git;
 mod http;
 mod jobs;
+mod network;
 mod output;
 mod protocol;
 mod read_tools;

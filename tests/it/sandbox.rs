@@ -482,10 +482,24 @@ async fn timeouts_and_cancellation_kill_the_whole_tree() {
 
 #[tokio::test]
 async fn toolchains_work_inside_the_sandbox() {
+    toolchains("").await;
+}
+
+/// Issue 20: the same toolchains with the network proxy on (its variables set, its forwarder in the session).
+#[tokio::test]
+async fn toolchains_work_inside_the_sandbox_with_the_proxy_on() {
+    toolchains("[sandbox]\nnetwork = \"proxy\"\n[sandbox.proxy]\nallow = [\"registry.example.org\"]\n").await;
+}
+
+/// cargo, pytest, go, node, git and make, each doing real work in the sandbox.
+async fn toolchains(config: &str) {
     let p = Project::new();
+    p.write("codebox.toml", config);
     p.write("crate/Cargo.toml", "[package]\nname = \"tiny\"\nversion = \"0.1.0\"\nedition = \"2021\"\n");
     p.write("crate/src/main.rs", "fn main() { println!(\"tiny-ok\"); }\n");
     p.write("py/test_x.py", "def test_one():\n    assert 1 + 1 == 2\n");
+    p.write("go/hello.go", "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"go-ok\") }\n");
+    p.write("node/hello.js", "console.log(['node', 'ok'].join('-'));\n");
     p.write("Makefile", "all:\n\techo make-ok\n");
     let c = stdio(&p.root, &[]).await;
     let out =
@@ -493,6 +507,12 @@ async fn toolchains_work_inside_the_sandbox() {
     assert!(out.text.contains("tiny-ok") && exit_code(&out.text) == 0, "{}", out.text);
     let out = sh(&c, "cd py && python3 -m pytest -q 2>&1 | tail -2").await;
     assert!(out.contains("1 passed"), "pytest (scripts/test installs it): {out}");
+    let out =
+        call(&c, "run_command", json!({"command": "cd go && GOFLAGS=-mod=mod go run hello.go", "timeout_secs": 300}))
+            .await;
+    assert!(out.text.contains("go-ok") && exit_code(&out.text) == 0, "{}", out.text);
+    let out = sh(&c, "node node/hello.js").await;
+    assert!(out.contains("node-ok") && exit_code(&out) == 0, "{out}");
     let out = sh(&c, "git init -q . && git status --short | head -3 && make").await;
     assert!(out.contains("make-ok") && exit_code(&out) == 0, "{out}");
     let out = sh(&c, "seq 1 100 | grep 7 | wc -l; (sleep 0.2; echo bg-done) & wait").await;
