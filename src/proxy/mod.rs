@@ -28,6 +28,8 @@ const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// Refusals remembered per grant (the first ones; a loop of retries adds nothing).
 const MAX_REFUSALS: usize = 32;
+/// Buffer of each direction of a relayed connection.
+const RELAY_BUF: usize = 256 << 10;
 /// The user name in proxy URLs; the password is the grant's token.
 pub const USER: &str = "codebox";
 
@@ -383,7 +385,8 @@ async fn relay(mut client: UnixStream, mut upstream: TcpStream, pending: &[u8]) 
     if !pending.is_empty() && upstream.write_all(pending).await.is_err() {
         return;
     }
-    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+    // Large buffers: a download through two hops (forwarder, proxy) should cost little more than one.
+    let _ = tokio::io::copy_bidirectional_with_sizes(&mut client, &mut upstream, RELAY_BUF, RELAY_BUF).await;
 }
 
 async fn relay_with_head(client: UnixStream, mut upstream: TcpStream, head: &[u8], pending: &[u8]) {
