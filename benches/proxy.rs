@@ -5,6 +5,7 @@
 //!   sandbox through the proxy, against the same script on the host straight to the server (median, p99);
 //! - spawn overhead: run_command("true") with the proxy on against the network off (median of 40, after the
 //!   session's first call, which makes the session's network).
+//!
 //! Targets (issue 20): throughput ratio ≥ 0.8, added latency p50 ≤ 1 ms, spawn overhead ≤ +2 ms.
 //! Run with: cargo bench --bench proxy   (CODEBOX_BIN overrides the binary)
 

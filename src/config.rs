@@ -88,6 +88,8 @@ pub struct SandboxSettings {
     pub max_processes: u64,
     /// Open files per process (RLIMIT_NOFILE).
     pub open_files: u64,
+    /// CPUs' worth of time one command may use (its cgroup's CPU quota); unset: unthrottled.
+    pub cpus: Option<f64>,
 }
 
 /// The network a sandboxed command gets.
@@ -174,6 +176,7 @@ impl Default for SandboxSettings {
             file_size_bytes: 4 << 30,
             max_processes: 512,
             open_files: 4096,
+            cpus: None,
         }
     }
 }
@@ -303,6 +306,11 @@ impl Config {
         }
         if self.tests.timeout_secs == 0 || self.tests.timeout_secs > self.sandbox.max_timeout_secs {
             return Err("tests.timeout_secs must be between 1 and sandbox.max_timeout_secs".into());
+        }
+        if let Some(c) = self.sandbox.cpus
+            && !(0.01..=1024.0).contains(&c)
+        {
+            return Err(format!("sandbox.cpus = {c} must be between 0.01 and 1024"));
         }
         if self.jobs.output_bytes < 1 << 20 {
             return Err(format!(

@@ -94,7 +94,26 @@ pub fn probe(root: &Path, settings: &crate::config::SandboxSettings) -> Report {
         });
     }
     layers.push(network_layer(settings));
+    layers.push(cgroup_layer(strict));
     Report { layers }
+}
+
+/// Whether each command can get a cgroup (memory, pids, cpu); as root in strict mode it is required, because
+/// RLIMIT_NPROC does not bound root.
+fn cgroup_layer(strict: bool) -> Layer {
+    let root = nix::unistd::geteuid().is_root();
+    let status = match crate::sandbox::cgroup::Hierarchy::detect() {
+        Ok(h) => {
+            h.remove_base();
+            Status::Enforced(format!(
+                "{}: memory (no swap), processes and CPU bounded per command and job",
+                h.describe()
+            ))
+        }
+        Err(why) if root => Status::Missing(format!("{why}; as root nothing else bounds a command's processes")),
+        Err(why) => Status::Missing(format!("{why}; RLIMIT_NPROC and RLIMIT_AS bound each command instead")),
+    };
+    Layer { name: "cgroups".into(), required: strict && root, status }
 }
 
 /// What network commands get under this configuration, and whether the proxy's rules are valid.

@@ -96,9 +96,10 @@ pub fn helper_main() -> ! {
             )
         });
     let have_ns = s.layer("namespaces", ns);
+    let mut fs_built = false;
     if have_ns {
         let fs = build_filesystem(&spec);
-        s.layer("filesystem", fs);
+        fs_built = s.layer("filesystem", fs);
         let _ = nix::unistd::sethostname("codebox");
         if private_net && !spec.join_session_net {
             let lo = loopback_up();
@@ -106,7 +107,7 @@ pub fn helper_main() -> ! {
         }
     }
     match unsafe { fork() } {
-        Ok(ForkResult::Child) => init(&spec, s, have_ns && private_net),
+        Ok(ForkResult::Child) => init(&spec, s, have_ns && private_net, fs_built),
         Ok(ForkResult::Parent { child }) => {
             send_status(&Status::Forked { init_pid: child.as_raw() });
             // The helper only waits and reports how the namespace's init ended.
@@ -242,7 +243,9 @@ extern "C" fn forward_term(_: libc::c_int) {
 /// reaper. A SIGTERM it receives goes to every process of the namespace (a polite stop of a whole tree, setsid
 /// and double-forked daemons included); when the command exits, init reports its status and exits, and the
 /// kernel kills whatever the command left behind.
-fn init(spec: &Spec, mut s: Setup, private_net: bool) -> ! {
+/// `fs_built`: the new root is assembled at `NEW_ROOT`; init mounts /proc into it (while the host's /proc is
+/// still attached, which the kernel requires of a proc mount in a user namespace) and then makes it the root.
+fn init(spec: &Spec, mut s: Setup, private_net: bool, fs_built: bool) -> ! {
     let helper = nix::unistd::getppid();
     // SAFETY: prctl with constant arguments.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
@@ -250,10 +253,11 @@ fn init(spec: &Spec, mut s: Setup, private_net: bool) -> ! {
         std::process::exit(125);
     }
     let in_pid_ns = nix::unistd::getpid().as_raw() == 1;
+    let proc_target = if fs_built { inside(Path::new("/proc")) } else { PathBuf::from("/proc") };
     if in_pid_ns {
         let proc_ = mount(
             Some("proc"),
-            "/proc",
+            &proc_target,
             Some("proc"),
             MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
             None::<&str>,
@@ -261,6 +265,10 @@ fn init(spec: &Spec, mut s: Setup, private_net: bool) -> ! {
         .map(|_| "fresh /proc for the PID namespace".to_string())
         .map_err(|e| format!("cannot mount a fresh /proc ({}); the host's processes would be visible", e.desc()));
         s.layer("proc", proc_);
+    }
+    if fs_built {
+        let entered = enter_new_root(Path::new(NEW_ROOT)).map(|_| "pivoted; the host's root detached".to_string());
+        s.layer("root", entered);
     }
     if !in_pid_ns {
         // No namespace to reap in: the command is this process.
@@ -359,18 +367,45 @@ fn resolve_program(name: &str, env: &[(String, String)]) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// The filesystem view: private tmpfs on /tmp, /run, /dev/shm and home; a minimal /dev; an empty read-only /sys;
-/// toolchains and the workspace bound back at their own paths; protected paths read-only.
+/// Where the new root is assembled before `pivot_root` (a tmpfs mounted over the old /tmp, which every run's
+/// own private /tmp replaces anyway).
+const NEW_ROOT: &str = "/tmp";
+
+/// `p` (absolute) inside the new root being assembled.
+fn inside(p: &Path) -> PathBuf {
+    Path::new(NEW_ROOT).join(p.strip_prefix("/").unwrap_or(p))
+}
+
+/// The filesystem view, built from an allowlist: a fresh root (a read-only tmpfs) holding only the system and
+/// toolchain directories the policy names (read-only; symlinks such as /bin → usr/bin recreated), with the
+/// root-only files of /etc masked; private tmpfs on /tmp, /var/tmp, /run, /dev/shm and home; a minimal /dev; an
+/// empty read-only /sys; the workspace bound back read-write with its protected paths read-only. Everything else
+/// of the host does not exist inside, and /proc/self/mountinfo lists only these mounts.
 fn build_filesystem(spec: &Spec) -> Result<String, String> {
     let m = |src: Option<&str>, target: &Path, fstype: Option<&str>, flags: MsFlags, data: Option<&str>| {
         mount(src, target, fstype, flags, data).map_err(|e| format!("mount {}: {}", target.display(), e.desc()))
     };
     m(None, Path::new("/"), None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None)?;
-    // Hold what must come back before the tmpfs mounts hide it.
+    // Hold everything that comes back before the new root hides the old one.
     let open = |p: &Path| -> Result<OwnedFd, String> {
         nix::fcntl::open(p, nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
             .map_err(|e| format!("open {}: {}", p.display(), e.desc()))
     };
+    enum System {
+        Dir(OwnedFd),
+        Link(PathBuf),
+    }
+    let mut system: Vec<(System, &PathBuf)> = Vec::new();
+    for p in &spec.read_exec {
+        match std::fs::symlink_metadata(p) {
+            Ok(md) if md.file_type().is_symlink() => {
+                let target = std::fs::read_link(p).map_err(|e| format!("readlink {}: {e}", p.display()))?;
+                system.push((System::Link(target), p));
+            }
+            Ok(_) => system.push((System::Dir(open(p)?), p)),
+            Err(_) => continue,
+        }
+    }
     let workspace = open(&spec.workspace)?;
     let report = spec.report_dir.as_deref().map(open).transpose()?;
     let mut rebinds: Vec<(OwnedFd, &PathBuf)> = Vec::new();
@@ -384,62 +419,86 @@ fn build_filesystem(spec: &Spec) -> Result<String, String> {
             devices.push((fd, p));
         }
     }
-    let tmpfs = |target: &Path, mode: &str| -> Result<(), String> {
-        if !target.is_dir() {
-            return Ok(());
+    let mut protected = Vec::new();
+    for p in &spec.protected {
+        protected.push((open(p)?, p));
+    }
+
+    let root = Path::new(NEW_ROOT);
+    m(Some("tmpfs"), root, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some("mode=0755"))?;
+    for (src, p) in &system {
+        match src {
+            System::Link(target) => {
+                let at = inside(p);
+                if let Some(parent) = at.parent() {
+                    std::fs::create_dir_all(parent).map_err(|e| format!("mkdir {}: {e}", parent.display()))?;
+                }
+                std::os::unix::fs::symlink(target, &at).map_err(|e| format!("symlink {}: {e}", at.display()))?;
+            }
+            System::Dir(fd) => {
+                mkdir_for(fd, &inside(p))?;
+                bind(fd, &inside(p), true)?;
+            }
         }
+    }
+    mask(&spec.masked)?;
+    let tmpfs = |target: &Path, mode: &str| -> Result<(), String> {
+        std::fs::create_dir_all(target).map_err(|e| format!("mkdir {}: {e}", target.display()))?;
         m(Some("tmpfs"), target, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some(&format!("mode={mode}")))
     };
-    tmpfs(Path::new("/tmp"), "1777")?;
-    tmpfs(Path::new("/run"), "0755")?;
+    tmpfs(&inside(Path::new("/tmp")), "1777")?;
+    tmpfs(&inside(Path::new("/var/tmp")), "1777")?;
+    tmpfs(&inside(Path::new("/run")), "0755")?;
     if let Some(h) = &spec.home {
-        tmpfs(h, "0700")?;
+        tmpfs(&inside(h), "0700")?;
     }
     // /dev: a tmpfs with the few devices bound in (mknod is not allowed in a user namespace).
-    m(Some("tmpfs"), Path::new("/dev"), Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, Some("mode=0755"))?;
+    let dev = inside(Path::new("/dev"));
+    std::fs::create_dir_all(&dev).map_err(|e| format!("mkdir {}: {e}", dev.display()))?;
+    m(Some("tmpfs"), &dev, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, Some("mode=0755"))?;
     for (fd, p) in &devices {
-        std::fs::File::create(p).map_err(|e| format!("create {}: {e}", p.display()))?;
-        bind(fd, p, false)?;
+        let at = inside(p);
+        std::fs::File::create(&at).map_err(|e| format!("create {}: {e}", at.display()))?;
+        bind(fd, &at, false)?;
     }
-    std::fs::create_dir_all("/dev/shm").map_err(|e| format!("/dev/shm: {e}"))?;
-    tmpfs(Path::new("/dev/shm"), "1777")?;
+    tmpfs(&dev.join("shm"), "1777")?;
     for (link, target) in [
         ("fd", "/proc/self/fd"),
         ("stdin", "/proc/self/fd/0"),
         ("stdout", "/proc/self/fd/1"),
         ("stderr", "/proc/self/fd/2"),
     ] {
-        let _ = std::os::unix::fs::symlink(target, format!("/dev/{link}"));
+        let _ = std::os::unix::fs::symlink(target, dev.join(link));
     }
     // /sys would show the host's network interfaces and devices: an empty read-only tmpfs instead.
-    if Path::new("/sys").is_dir() {
-        m(
-            Some("tmpfs"),
-            Path::new("/sys"),
-            Some("tmpfs"),
-            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY,
-            Some("mode=0555"),
-        )?;
-    }
+    let sys = inside(Path::new("/sys"));
+    std::fs::create_dir_all(&sys).map_err(|e| format!("mkdir {}: {e}", sys.display()))?;
+    m(
+        Some("tmpfs"),
+        &sys,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY,
+        Some("mode=0555"),
+    )?;
+    std::fs::create_dir_all(inside(Path::new("/proc"))).map_err(|e| format!("mkdir /proc: {e}"))?;
     for (fd, p) in &rebinds {
-        mkdir_for(fd, p)?;
-        bind(fd, p, true)?;
+        mkdir_for(fd, &inside(p))?;
+        bind(fd, &inside(p), true)?;
     }
-    mkdir_for(&workspace, &spec.workspace)?;
-    bind(&workspace, &spec.workspace, false)?;
+    mkdir_for(&workspace, &inside(&spec.workspace))?;
+    bind(&workspace, &inside(&spec.workspace), false)?;
     if let Some(fd) = &report {
-        let target = Path::new(super::REPORT_MOUNT);
-        mkdir_for(fd, target)?;
-        bind(fd, target, false)?;
+        let target = inside(Path::new(super::REPORT_MOUNT));
+        mkdir_for(fd, &target)?;
+        bind(fd, &target, false)?;
     }
     let mut pinned = Vec::new();
-    for p in &spec.protected {
-        let fd = open(p)?;
+    for (fd, p) in &protected {
         // Directories among the protected paths' parents (.git) are bound onto themselves: a mount point cannot
         // be renamed or removed, so `.git` cannot be swapped for a decoy. The protected paths themselves are
         // bound read-only.
-        let read_only = !spec.protected.iter().any(|q| q != p && q.starts_with(p));
-        bind(&fd, p, read_only)?;
+        let read_only = !spec.protected.iter().any(|q| q != *p && q.starts_with(p));
+        bind(fd, &inside(p), read_only)?;
         pinned.push(format!(
             "{}{}",
             p.strip_prefix(&spec.workspace).unwrap_or(p).display(),
@@ -447,11 +506,69 @@ fn build_filesystem(spec: &Spec) -> Result<String, String> {
         ));
     }
     Ok(format!(
-        "private /tmp /run /dev/shm{}; minimal /dev; empty /sys; {} toolchain dirs bound read-only{}",
+        "a fresh root: {} system/toolchain dirs read-only, {} root-only files masked; private /tmp /var/tmp /run \
+         /dev/shm{}; minimal /dev; empty /sys; {} toolchain dirs under home{}",
+        system.len(),
+        spec.masked.len(),
         if spec.home.is_some() { " and home" } else { "" },
         rebinds.len(),
         if pinned.is_empty() { String::new() } else { format!("; protected: {}", pinned.join(", ")) }
     ))
+}
+
+/// Hides each masked path inside the new root: files behind an empty mode-000 file, directories behind an
+/// empty mode-000 tmpfs. The sources live on a scratch tmpfs that is detached afterwards.
+fn mask(masked: &[PathBuf]) -> Result<(), String> {
+    if masked.is_empty() {
+        return Ok(());
+    }
+    let scratch = inside(Path::new("/.codebox-masks"));
+    std::fs::create_dir_all(&scratch).map_err(|e| format!("mkdir {}: {e}", scratch.display()))?;
+    mount(Some("tmpfs"), &scratch, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some("mode=0700"))
+        .map_err(|e| format!("mount masks: {}", e.desc()))?;
+    let empty_file = scratch.join("file");
+    std::fs::File::create(&empty_file).map_err(|e| format!("mask file: {e}"))?;
+    let empty_dir = scratch.join("dir");
+    std::fs::create_dir(&empty_dir).map_err(|e| format!("mask dir: {e}"))?;
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(&empty_file, std::fs::Permissions::from_mode(0o000));
+    let _ = std::fs::set_permissions(&empty_dir, std::fs::Permissions::from_mode(0o000));
+    for p in masked {
+        let at = inside(p);
+        let Ok(md) = std::fs::symlink_metadata(&at) else { continue };
+        let src = if md.is_dir() {
+            &empty_dir
+        } else if md.is_file() {
+            &empty_file
+        } else {
+            continue;
+        };
+        mount(Some(src.as_path()), &at, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+            .map_err(|e| format!("mask {}: {}", p.display(), e.desc()))?;
+    }
+    nix::mount::umount2(&scratch, nix::mount::MntFlags::MNT_DETACH).map_err(|e| format!("masks: {}", e.desc()))?;
+    let _ = std::fs::remove_dir(&scratch);
+    Ok(())
+}
+
+/// Makes the assembled tree the root: pivot_root, then the old root detached, then the new root read-only.
+fn enter_new_root(root: &Path) -> Result<(), String> {
+    std::env::set_current_dir(root).map_err(|e| format!("chdir {}: {e}", root.display()))?;
+    std::fs::create_dir_all(".oldroot").map_err(|e| format!("mkdir .oldroot: {e}"))?;
+    nix::unistd::pivot_root(".", ".oldroot").map_err(|e| format!("pivot_root: {}", e.desc()))?;
+    std::env::set_current_dir("/").map_err(|e| format!("chdir /: {e}"))?;
+    nix::mount::umount2("/.oldroot", nix::mount::MntFlags::MNT_DETACH)
+        .map_err(|e| format!("detaching the old root: {}", e.desc()))?;
+    let _ = std::fs::remove_dir("/.oldroot");
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        None::<&str>,
+    )
+    .map_err(|e| format!("read-only root: {}", e.desc()))?;
+    Ok(())
 }
 
 /// Creates the mount point for a bind of `fd` at `p`: a directory or an empty file, as the source is.

@@ -24,7 +24,7 @@ pub fn apply(spec: &Spec, private_net: bool) -> Vec<(&'static str, Result<String
     let want_net = deny_tcp && kernel >= 4;
     let want_scope = kernel >= 6;
     let mut rw: Vec<std::path::PathBuf> =
-        ["/tmp", "/dev", "/dev/shm", "/run"].iter().map(std::path::PathBuf::from).collect();
+        ["/tmp", "/var/tmp", "/dev", "/dev/shm", "/run"].iter().map(std::path::PathBuf::from).collect();
     rw.push(spec.workspace.clone());
     if let Some(h) = &spec.home {
         rw.push(h.clone());

@@ -10,6 +10,7 @@
 //!
 //! The helper reports, on a status pipe, which layers it enforced before the command starts, or why it refused.
 
+pub mod cgroup;
 mod helper;
 mod landlock_rules;
 pub mod policy;
@@ -59,6 +60,8 @@ pub struct Spec {
     pub read_exec: Vec<PathBuf>,
     /// Absolute paths inside the workspace made read-only (and pinned, so they cannot be renamed away).
     pub protected: Vec<PathBuf>,
+    /// Paths under the system directories hidden inside (root-only files such as /etc/shadow).
+    pub masked: Vec<PathBuf>,
     pub network: bool,
     pub strict: bool,
     pub rlimits: Rlimits,
@@ -94,6 +97,7 @@ impl Spec {
             rebind: Vec::new(),
             read_exec: Vec::new(),
             protected: Vec::new(),
+            masked: Vec::new(),
             network: false,
             strict,
             rlimits: Rlimits { address_space: 0, file_size: 0, processes: 0, open_files: 0, cpu_secs: 0 },
@@ -167,6 +171,8 @@ pub struct Outcome {
     pub exit: Exit,
     pub duration: Duration,
     pub layers: Vec<Layer>,
+    /// What the run's cgroup reported: OOM kills, forks refused at the process limit.
+    pub limits: cgroup::Events,
 }
 
 /// A run that did not start: a layer the policy requires could not be applied, or the helper failed.
@@ -211,6 +217,8 @@ pub trait Cancelled {
 /// A started run: the helper (or, with the sandbox off, the command itself), its pipes, and how to signal it.
 pub struct Running {
     child: std::process::Child,
+    /// The run's cgroup, removed (on the spawner thread) when the run is finished.
+    group: Option<(cgroup::RunGroup, std::sync::Arc<spawner::Spawner>)>,
     status: Option<StatusReader>,
     signals: Signals,
     /// The layers as they were applied.
@@ -313,9 +321,21 @@ impl Sandbox {
             Lifetime::Call => Stdio::null(),
             Lifetime::Job { .. } => Stdio::piped(),
         };
+        let hierarchy = self.cgroups().cloned().map_err(str::to_string);
+        let (group_name, limits) = (self.next_run_name(), self.cgroup_limits());
         // Spawned from the unconfined spawner thread: the helper needs mount rights that codebox's own landlock
-        // domain would deny it.
+        // domain would deny it, and cgroupfs is written from there too.
         let spawned = self.spawner().run(move || {
+            let group = hierarchy.and_then(|h| h.create(&group_name, &limits));
+            // The helper joins its cgroup before it execs, so everything it starts is in it.
+            let procs: Vec<std::ffi::CString> = match &group {
+                Ok(g) => g
+                    .procs
+                    .iter()
+                    .filter_map(|p| std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).ok())
+                    .collect(),
+                Err(_) => Vec::new(),
+            };
             let mut cmd = Command::new(exe);
             cmd.args(helper_arg).env_clear().env(SPEC_VAR, json);
             cmd.stdin(stdin).stdout(Stdio::piped()).stderr(Stdio::piped());
@@ -334,15 +354,63 @@ impl Sandbox {
                             return Err(std::io::Error::last_os_error());
                         }
                     }
+                    for p in &procs {
+                        let fd = libc::open(p.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                        if fd < 0 || libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                        libc::close(fd);
+                    }
                     Ok(())
                 });
             }
             let child = cmd.spawn();
             drop(status_w);
             drop(ns_fds);
-            child
+            (child, group)
         });
-        let mut child = spawned.map_err(|e| refusal(format!("cannot start the sandbox helper: {e}")))?;
+        let (spawned, group) = spawned;
+        let (group, group_layer) = match group {
+            Ok(g) => {
+                let detail = format!(
+                    "memory {} MiB (no swap), {} processes{}",
+                    limits.memory_bytes >> 20,
+                    limits.processes,
+                    limits.cpus.map(|c| format!(", {c} CPUs")).unwrap_or_default()
+                );
+                (Some(g), Layer { name: "cgroup".into(), enforced: true, detail })
+            }
+            Err(why) => (None, Layer { name: "cgroup".into(), enforced: false, detail: why }),
+        };
+        let spawner = self.spawner_handle();
+        let drop_group = |g: Option<cgroup::RunGroup>| {
+            if let Some(g) = g {
+                spawner.run(move || g.finish());
+            }
+        };
+        let mut child = match spawned {
+            Ok(c) => c,
+            Err(e) => {
+                drop_group(group);
+                return Err(refusal(format!("cannot start the sandbox helper: {e}")));
+            }
+        };
+        // As root, RLIMIT_NPROC does not bound a fork bomb: without its cgroup, strict mode does not run it.
+        if !group_layer.enforced
+            && self.mode() == crate::config::SandboxMode::Strict
+            && nix::unistd::geteuid().is_root()
+        {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(Refusal {
+                reason: format!(
+                    "cgroup: {}; as root only a cgroup bounds a command's processes and memory. Run `codebox doctor` to \
+see what this machine offers; sandbox.mode = \"best-effort\" in codebox.toml runs without it",
+                    group_layer.detail
+                ),
+                layers: vec![group_layer],
+            });
+        }
         let mut status = StatusReader::new(status_r);
         let deadline = start + run.timeout.min(START_TIMEOUT);
         let mut init_pid = None;
@@ -352,16 +420,18 @@ impl Sandbox {
             init_pid = Some(pid);
             first = status.next(deadline);
         }
-        let layers = match first {
+        let mut layers = match first {
             Some(Status::Started { layers }) => layers,
             Some(Status::Refused { reason, layers }) => {
                 let _ = child.kill();
                 let _ = child.wait();
+                drop_group(group);
                 return Err(Refusal { reason, layers });
             }
             other => {
                 let _ = child.kill();
                 let _ = child.wait();
+                drop_group(group);
                 let mut err = String::new();
                 if let Some(mut e) = child.stderr.take() {
                     let _ = e.read_to_string(&mut err);
@@ -378,7 +448,9 @@ impl Sandbox {
         }
         let helper_pid = child.id() as i32;
         let target = init_pid.and_then(pidfd).map(SignalTarget::Init).unwrap_or(SignalTarget::Helper(helper_pid));
+        layers.insert(0, group_layer);
         Ok(Running {
+            group: group.map(|g| (g, spawner.clone())),
             stdin: child.stdin.take(),
             stdout: child.stdout.take().map(OwnedFd::from),
             stderr: child.stderr.take().map(OwnedFd::from),
@@ -404,6 +476,7 @@ impl Sandbox {
         let pgid = child.id() as i32;
         let layers = vec![Layer { name: "sandbox".into(), enforced: false, detail: "OFF (--sandbox off)".into() }];
         Ok(Running {
+            group: None,
             stdin: child.stdin.take(),
             stdout: child.stdout.take().map(OwnedFd::from),
             stderr: child.stderr.take().map(OwnedFd::from),
@@ -424,6 +497,15 @@ fn pidfd(pid: i32) -> Option<OwnedFd> {
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
     // SAFETY: fd is a fresh pidfd we own.
     (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+impl Drop for Running {
+    /// A run dropped unfinished still leaves no cgroup behind.
+    fn drop(&mut self) {
+        if let Some((group, spawner)) = self.group.take() {
+            spawner.run(move || group.finish());
+        }
+    }
 }
 
 impl Running {
@@ -458,6 +540,14 @@ impl Running {
 
     /// Waits for the end once the output is drained: returning means nothing of the command still runs.
     pub fn finish(mut self, ended: Ended) -> Outcome {
+        let mut outcome = self.finish_process(ended);
+        if let Some((group, spawner)) = self.group.take() {
+            outcome.limits = spawner.run(move || group.finish());
+        }
+        outcome
+    }
+
+    fn finish_process(&mut self, ended: Ended) -> Outcome {
         drop(self.stdin.take());
         let Some(mut status) = self.status.take() else {
             let st = self.child.wait().ok();
@@ -470,7 +560,12 @@ impl Running {
                 },
                 (Ended::Eof, None) => Exit::Code(-1),
             };
-            return Outcome { exit, duration: self.start.elapsed(), layers: self.layers };
+            return Outcome {
+                exit,
+                duration: self.start.elapsed(),
+                layers: std::mem::take(&mut self.layers),
+                limits: Default::default(),
+            };
         };
         let helper_status = wait_bounded(&mut self.child, HELPER_EXIT_GRACE);
         let exit = match ended {
@@ -486,7 +581,12 @@ impl Running {
                 },
             },
         };
-        Outcome { exit, duration: self.start.elapsed(), layers: self.layers }
+        Outcome {
+            exit,
+            duration: self.start.elapsed(),
+            layers: std::mem::take(&mut self.layers),
+            limits: Default::default(),
+        }
     }
 }
 

@@ -40,11 +40,27 @@ pub struct Sandbox {
     read_exec: Vec<PathBuf>,
     protected: Vec<PathBuf>,
     base_env: Vec<(String, String)>,
-    spawner: super::spawner::Spawner,
+    spawner: std::sync::Arc<super::spawner::Spawner>,
     /// `codebox-sandbox` beside this binary, when installed; else this binary with `__sandbox`.
     helper_bin: Option<PathBuf>,
     /// With `network = "proxy"`: the proxy's unix socket, which each session's forwarder connects to.
     proxy_socket: Option<PathBuf>,
+    /// Root-only files under /etc, hidden inside (when codebox runs as root: uid 0 inside could read them).
+    masked: Vec<PathBuf>,
+    /// Where each run's cgroup goes, or why there is none.
+    cgroups: Result<super::cgroup::Hierarchy, String>,
+    /// Numbers the runs' cgroups.
+    runs: std::sync::atomic::AtomicU64,
+}
+
+impl Drop for Sandbox {
+    /// codebox's cgroup subtree goes with it.
+    fn drop(&mut self) {
+        if let Ok(h) = &self.cgroups {
+            let h = h.clone();
+            self.spawner.run(move || h.remove_base());
+        }
+    }
 }
 
 impl Sandbox {
@@ -131,6 +147,15 @@ impl Sandbox {
             base_env.push(("LANG".into(), "C.UTF-8".into()));
         }
         let protected = settings.protected.iter().map(|p| workspace.join(p)).collect();
+        let masked = if nix::unistd::geteuid().is_root() { root_only_files(Path::new("/etc")) } else { Vec::new() };
+        let cgroups = if mode == SandboxMode::Off {
+            Err("the sandbox is off".to_string())
+        } else {
+            super::cgroup::Hierarchy::detect()
+        };
+        if let Err(why) = &cgroups {
+            tracing::info!("no cgroup per command: {why}");
+        }
         Sandbox {
             settings: settings.clone(),
             mode,
@@ -139,8 +164,11 @@ impl Sandbox {
             rebind,
             read_exec,
             protected,
+            masked,
+            cgroups,
+            runs: Default::default(),
             base_env,
-            spawner: super::spawner::Spawner::start(),
+            spawner: std::sync::Arc::new(super::spawner::Spawner::start()),
             helper_bin: std::env::current_exe()
                 .ok()
                 .and_then(|e| e.parent().map(|d| d.join("codebox-sandbox")))
@@ -151,6 +179,24 @@ impl Sandbox {
 
     pub(super) fn proxy_socket(&self) -> Option<&Path> {
         self.proxy_socket.as_deref()
+    }
+
+    pub(super) fn cgroups(&self) -> Result<&super::cgroup::Hierarchy, &str> {
+        self.cgroups.as_ref().map_err(String::as_str)
+    }
+
+    /// A fresh name for a run's cgroup.
+    pub(super) fn next_run_name(&self) -> String {
+        format!("run-{}", self.runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// The limits a run's cgroup gets.
+    pub(super) fn cgroup_limits(&self) -> super::cgroup::Limits {
+        super::cgroup::Limits {
+            memory_bytes: self.settings.memory_bytes,
+            processes: self.settings.max_processes,
+            cpus: self.settings.cpus,
+        }
     }
 
     /// The program and arguments that start the sandbox helper.
@@ -164,6 +210,10 @@ impl Sandbox {
 
     pub(super) fn spawner(&self) -> &super::spawner::Spawner {
         &self.spawner
+    }
+
+    pub(super) fn spawner_handle(&self) -> std::sync::Arc<super::spawner::Spawner> {
+        self.spawner.clone()
     }
 
     pub fn is_off(&self) -> bool {
@@ -215,6 +265,7 @@ impl Sandbox {
             rebind: self.rebind.clone(),
             read_exec: self.read_exec.clone(),
             protected,
+            masked: self.masked.clone(),
             network: s.network == crate::config::NetworkMode::Host,
             strict: self.mode == SandboxMode::Strict,
             report_dir: run.report_dir.clone(),
@@ -261,4 +312,36 @@ fn proxy_env(env: &mut Vec<(String, String)>, port: u16, token: &str) {
         env.retain(|(ek, _)| ek != k);
         env.push((k.to_string(), v.to_string()));
     }
+}
+
+/// Files and directories under `dir` that other users may not read: /etc/shadow, SSH host keys, sudoers, private
+/// key directories. Symlinks are not followed; the walk is bounded.
+fn root_only_files(dir: &Path) -> Vec<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    const MAX_ENTRIES: usize = 20_000;
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    let mut seen = 0;
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for e in entries.flatten() {
+            seen += 1;
+            if seen > MAX_ENTRIES {
+                return out;
+            }
+            let Ok(md) = e.path().symlink_metadata() else { continue };
+            let mode = md.permissions().mode();
+            if md.is_dir() {
+                if mode & 0o005 != 0o005 {
+                    out.push(e.path());
+                } else {
+                    stack.push(e.path());
+                }
+            } else if md.is_file() && mode & 0o004 == 0 {
+                out.push(e.path());
+            }
+        }
+    }
+    out.sort();
+    out
 }

@@ -146,10 +146,37 @@ pub fn execute(
         out.push('\n');
         out.push_str(network.trim_end());
     }
+    if let Some(note) = limits_note(ctx, &outcome.limits) {
+        out.push('\n');
+        out.push_str(&note);
+    }
     if ctx.sandbox.is_off() {
         out.push_str("\n[WARNING: sandbox OFF (--sandbox off): this command ran with your user's full rights]");
     }
     Ok(Executed { exit: outcome.exit, text: out })
+}
+
+/// What the run's cgroup reported, for the model: it ran out of memory, or hit the process limit.
+pub fn limits_note(ctx: &Context, ev: &crate::sandbox::cgroup::Events) -> Option<String> {
+    let s = ctx.sandbox.settings();
+    let mut parts = Vec::new();
+    if ev.oom_kills > 0 {
+        parts.push(format!(
+            "OUT OF MEMORY: the kernel killed {} process{} at the memory limit ({}, sandbox.memory_bytes)",
+            ev.oom_kills,
+            if ev.oom_kills == 1 { "" } else { "es" },
+            crate::tools::human_bytes(s.memory_bytes)
+        ));
+    }
+    if ev.pids_max_hits > 0 {
+        parts.push(format!(
+            "the process limit ({}, sandbox.max_processes) was reached: {} fork{} refused",
+            s.max_processes,
+            ev.pids_max_hits,
+            if ev.pids_max_hits == 1 { " was" } else { "s were" }
+        ));
+    }
+    (!parts.is_empty()).then(|| format!("[limits: {}]", parts.join("; ")))
 }
 
 /// One word per enforced layer, and what was skipped, so every result says how it was confined.

@@ -178,6 +178,9 @@ pub fn run_tests(
     if !network.is_empty() {
         text = format!("{}\n{}", text.trim_end(), network.trim_end());
     }
+    if let Some(note) = super::command::limits_note(ctx, &outcome.limits) {
+        text = format!("{}\n{note}", text.trim_end());
+    }
     Ok((report, super::capture::fit(ctx, &text, budget)))
 }
 

@@ -4,6 +4,7 @@
 mod harness;
 
 mod agent;
+mod confine;
 
 mod edit;
 mod files;
