@@ -174,6 +174,12 @@ pub fn start(
     tracing::info!("job {} started: {}", job.id, clip(req.command, 200));
     let waited = wait_on(&job, 0, &wait, true, cancel, progress);
     let (text, report) = render_read(ctx, &job, None, waited, budget)?;
+    if ctx.sandbox.is_off() {
+        return Ok((
+            format!("{text}\n[WARNING: sandbox OFF (--sandbox off): this job runs with your user's full rights]"),
+            report,
+        ));
+    }
     let layers = super::command::layers_summary(&job.layers);
     Ok((format!("{text}\n[{layers}]"), report))
 }

@@ -431,3 +431,19 @@ async fn every_job_tool_returns_the_same_structured_shape() {
     check(&s);
     assert_eq!(s["exit_code"], 3);
 }
+
+/// With `--sandbox off` jobs still work (unconfined, as every command then is): started, read, stopped as a
+/// process group, and the results say the sandbox is off.
+#[tokio::test]
+async fn jobs_work_with_the_sandbox_off() {
+    let p = Project::new();
+    let c = stdio(&p.root, &["--sandbox", "off"]).await;
+    let m = marker("off");
+    let (text, s) = job(&c, "job_start", json!({"command": sleeper(&m, "off", false), "wait_for": "^up$"})).await;
+    assert!(text.contains("sandbox OFF"), "{text}");
+    let fds = pidfds_with(&format!("{m}-off"));
+    assert_eq!(fds.len(), 1, "{:?}", host_processes_with(&m));
+    let (text, s2) = job(&c, "job_stop", json!({"id": s["id"]})).await;
+    assert_eq!(s2["state"], "stopped", "{text}");
+    assert!(all_exit_within(&fds, Duration::from_secs(20)), "{:?}", host_processes_with(&m));
+}
