@@ -94,14 +94,14 @@ fn searcher(q: &Query<'_>) -> Searcher {
 /// Searches everything the walker yields (or a single file). `cancel` stops the walk and the current file.
 pub fn run(
     walk: Option<ignore::WalkBuilder>,
-    single: Option<&Path>,
+    single: Option<(&Path, &std::fs::File)>,
     q: &Query<'_>,
     m: &RegexMatcher,
     cancel: &AtomicBool,
 ) -> Report {
     let results: Mutex<Vec<FileHits>> = Mutex::new(Vec::new());
     let searched = std::sync::atomic::AtomicU64::new(0);
-    let search_one = |searcher: &mut Searcher, path: &Path| {
+    let search_one = |searcher: &mut Searcher, path: &Path, file: Option<&std::fs::File>| {
         let mut sink = Collect {
             q,
             m,
@@ -111,12 +111,16 @@ pub fn run(
             pending_break: false,
         };
         searched.fetch_add(1, Ordering::Relaxed);
-        if searcher.search_path(m, path, &mut sink).is_ok() && !sink.binary && sink.hits.matches > 0 {
+        let searched_ok = match file {
+            Some(f) => searcher.search_file(m, f, &mut sink).is_ok(),
+            None => searcher.search_path(m, path, &mut sink).is_ok(),
+        };
+        if searched_ok && !sink.binary && sink.hits.matches > 0 {
             results.lock().unwrap_or_else(|p| p.into_inner()).push(sink.hits);
         }
     };
-    if let Some(path) = single {
-        search_one(&mut searcher(q), path);
+    if let Some((path, file)) = single {
+        search_one(&mut searcher(q), path, Some(file));
     } else if let Some(walk) = walk {
         walk.build_parallel().run(|| {
             let mut s = searcher(q);
@@ -127,7 +131,7 @@ pub fn run(
                 }
                 let Ok(e) = entry else { return WalkState::Continue };
                 if e.file_type().is_some_and(|t| t.is_file()) {
-                    search_one(&mut s, e.path());
+                    search_one(&mut s, e.path(), None);
                 }
                 WalkState::Continue
             })

@@ -34,8 +34,14 @@ fn git(ctx: &Context, args: &[&str], cancel: &Cancel, budget: usize) -> ToolResu
     let mut argv: Vec<String> = vec!["git".into(), "--no-pager".into()];
     argv.extend(GIT_SAFETY.iter().map(|s| s.to_string()));
     argv.extend(args.iter().map(|s| s.to_string()));
-    let mut env: Vec<(String, String)> =
-        vec![("GIT_TERMINAL_PROMPT".into(), "0".into()), ("GIT_OPTIONAL_LOCKS".into(), "0".into())];
+    // LC_ALL=C: git's messages in one language, whatever the user's locale (results quote them; no decision
+    // reads them).
+    let mut env: Vec<(String, String)> = vec![
+        ("GIT_TERMINAL_PROMPT".into(), "0".into()),
+        ("GIT_OPTIONAL_LOCKS".into(), "0".into()),
+        ("LC_ALL".into(), "C".into()),
+        ("LANGUAGE".into(), String::new()),
+    ];
     // The user's identity lives in ~/.gitconfig, which the sandbox hides; codebox read it at start.
     let (name, email) = ctx.git_identity.clone();
     for k in ["GIT_AUTHOR_NAME", "GIT_COMMITTER_NAME"] {
@@ -144,16 +150,20 @@ fn check_branch_name(name: &str) -> ToolResult<()> {
 pub fn branch(ctx: &Context, name: &str, cancel: &Cancel) -> ToolResult<String> {
     check_branch_name(name)?;
     let budget = ctx.budget(None)?;
-    let (ok, text) = git(ctx, &["switch", "--create", name], cancel, budget)?;
-    if ok {
-        return Ok(text);
-    }
-    if text.contains("already exists") {
+    // Whether the branch exists is asked of git's plumbing (its exit code), never read from its messages, which
+    // are translated in the user's locale.
+    let reference = format!("refs/heads/{name}");
+    let (exists, _) = git(ctx, &["rev-parse", "--verify", "--quiet", &reference], cancel, budget)?;
+    if exists {
         let (ok, text) = git(ctx, &["switch", name], cancel, budget)?;
         if ok {
             return Ok(format!("branch {name:?} already existed; switched to it\n{text}"));
         }
         return Err(ToolError::invalid(format!("cannot switch to {name:?}:\n{text}")));
+    }
+    let (ok, text) = git(ctx, &["switch", "--create", name], cancel, budget)?;
+    if ok {
+        return Ok(text);
     }
     Err(ToolError::invalid(format!("cannot create branch {name:?}:\n{text}")))
 }

@@ -87,9 +87,9 @@ pub fn list_directory(ctx: &Context, req: &ListRequest<'_>, cancel: &Cancel) -> 
         if e.is_dir {
             // A directory at the depth limit shows how much it holds, so the model knows where to look deeper.
             let note = if e.depth == depth {
-                match std::fs::read_dir(start.join(&e.rel)) {
-                    Ok(rd) => format!(" ({} entries)", rd.count()),
-                    Err(_) => String::new(),
+                match ctx.ws.entry_count(&start.join(&e.rel)) {
+                    Some(n) => format!(" ({n} entries)"),
+                    None => String::new(),
                 }
             } else {
                 String::new()
@@ -97,8 +97,7 @@ pub fn list_directory(ctx: &Context, req: &ListRequest<'_>, cancel: &Cancel) -> 
             out.push_str(&format!("{indent}{name}/{note}\n"));
             open_dirs.push(e.rel.clone());
         } else if e.is_symlink {
-            let target =
-                std::fs::read_link(start.join(&e.rel)).map(|t| t.to_string_lossy().into_owned()).unwrap_or_default();
+            let target = ctx.ws.link_target(&start.join(&e.rel)).unwrap_or_default();
             out.push_str(&format!("{indent}{name} -> {target}\n"));
         } else {
             out.push_str(&format!("{indent}{name}\n"));

@@ -101,13 +101,14 @@ pub fn search(ctx: &Context, req: &SearchRequest<'_>, cancel: &Cancel) -> ToolRe
             (Some(b), None)
         }
         Err(e) if e.kind() == ErrorKind::WrongFileType => {
-            let (_, _) = ctx.ws.open_file(&target)?;
+            // One file: searched through the handle that was opened beneath the root, never reopened by name.
+            let (file, _) = ctx.ws.open_file(&target)?;
             let real = ctx.ws.root().join(ctx.ws.resolved_rel(&target).unwrap_or_default());
-            (None, Some(real))
+            (None, Some((real, file)))
         }
         Err(e) => return Err(e),
     };
-    let report = search::run(walk, single.as_deref(), &q, &m, cancel.flag());
+    let report = search::run(walk, single.as_ref().map(|(p, f)| (p.as_path(), f)), &q, &m, cancel.flag());
     cancel.check()?;
     Ok(super::capture::fit(ctx, &render(ctx, &q, &report), budget))
 }

@@ -217,6 +217,32 @@ impl Workspace {
         Ok(real)
     }
 
+    /// How many entries a directory a walk found holds (`real`: a path under the root, as walkers report them),
+    /// counted through a handle opened beneath the root, never by reopening the name.
+    pub fn entry_count(&self, real: &Path) -> Option<usize> {
+        let rel = real.strip_prefix(&self.root_real).ok()?;
+        let rel = if rel.as_os_str().is_empty() { Path::new(".") } else { rel };
+        let fd =
+            self.resolver.open(self.root_fd.as_fd(), rel, OFlag::O_RDONLY | OFlag::O_DIRECTORY, Mode::empty()).ok()?;
+        let mut dir = nix::dir::Dir::from_fd(fd).ok()?;
+        Some(dir.iter().flatten().filter(|e| !matches!(e.file_name().to_bytes(), b"." | b"..")).count())
+    }
+
+    /// Where a symlink a walk found points (`real`: a path under the root), read through its directory's handle
+    /// opened beneath the root. The target is only shown, never followed.
+    pub fn link_target(&self, real: &Path) -> Option<String> {
+        let rel = real.strip_prefix(&self.root_real).ok()?;
+        let name = rel.file_name()?;
+        let parent = match rel.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let dir =
+            self.resolver.open(self.root_fd.as_fd(), parent, OFlag::O_PATH | OFlag::O_DIRECTORY, Mode::empty()).ok()?;
+        let target = nix::fcntl::readlinkat(dir.as_fd(), name).ok()?;
+        Some(target.to_string_lossy().into_owned())
+    }
+
     /// A real path under the root as the model should see it: relative to the root.
     pub fn relative_display(&self, real: &Path) -> String {
         match real.strip_prefix(&self.root_real) {

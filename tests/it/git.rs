@@ -101,3 +101,33 @@ async fn a_hostile_repository_config_and_hook_stay_inside_the_sandbox() {
         assert!(!m.exists(), "{} was created outside the sandbox", m.display());
     }
 }
+
+/// Issue 12: git_branch decides between create and switch from git's plumbing, not from its (translated)
+/// messages. Under a German locale (compiled into the project's .git, passed through with [sandbox] env) git
+/// speaks German to commands, and git_branch still switches to an existing branch and creates a new one.
+#[tokio::test]
+async fn git_branch_works_under_a_german_locale() {
+    let p = repo();
+    let locales = p.root.join(".git/locale");
+    std::fs::create_dir_all(&locales).unwrap();
+    let st = Command::new("localedef")
+        .args(["-i", "de_DE", "-f", "UTF-8"])
+        .arg(locales.join("de_DE.UTF-8"))
+        .status()
+        .unwrap();
+    assert!(st.success(), "localedef (Debian's locales package) compiles de_DE.UTF-8");
+    std::fs::write(p.root.join(".git/info/exclude"), "codebox.toml\n").unwrap();
+    p.write("codebox.toml", "[sandbox]\nenv = [\"LOCPATH\"]\n");
+    let loc = locales.to_str().unwrap();
+    // Debian's git carries its translations (a git built into /usr/local may not): it comes first on PATH.
+    let path = format!("/usr/bin:/bin:{}", std::env::var("PATH").unwrap_or_default());
+    let env = [("LANG", "de_DE.UTF-8"), ("LC_ALL", "de_DE.UTF-8"), ("LOCPATH", loc), ("PATH", path.as_str())];
+    let c = stdio_with(&p.root, &[], &env, |_| {}).await;
+    let out = ok(&c, "run_command", json!({"command": "git switch --create main 2>&1"})).await;
+    assert!(out.contains("existiert bereits"), "commands get the German locale: {out}");
+    let out = ok(&c, "git_branch", json!({"name": "feature"})).await;
+    assert!(out.contains("feature"), "{out}");
+    let out = ok(&c, "git_branch", json!({"name": "main"})).await;
+    assert!(out.contains("already existed; switched to it"), "{out}");
+    assert_eq!(git(&p.root, &["rev-parse", "--abbrev-ref", "HEAD"]).trim(), "main");
+}
