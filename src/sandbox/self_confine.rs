@@ -13,13 +13,47 @@ use landlock::{
 /// Read-only for codebox itself: libraries, configuration, /proc (fd paths), git's global ignore files.
 const READ: &[&str] = &["/usr", "/lib", "/lib32", "/lib64", "/etc", "/proc", "/dev/null", "/dev/urandom", "/sys"];
 
-/// Applies to the calling thread and every thread it creates afterwards. Returns what was enforced, or why not.
-pub fn confine_self(workspace: &Path, writable: &[PathBuf]) -> Result<String, String> {
+/// What TCP a confined thread keeps.
+#[derive(Clone, Copy)]
+enum Tcp {
+    /// Neither connect nor bind.
+    None,
+    /// Connect (the proxy dials out), never bind.
+    ConnectOnly,
+}
+
+/// Restricts the calling thread (and the threads it creates afterwards): read `read`, read and write `rw`,
+/// TCP as `tcp` says, nothing else. Returns the ABI, or why it could not be applied.
+fn restrict(read: &[PathBuf], rw: &[PathBuf], tcp: Tcp, whom: &str) -> Result<i64, String> {
     let kernel = crate::doctor::landlock_abi();
     if kernel == 0 {
         return Err("landlock is not available on this kernel".into());
     }
     let abi = ABI::from(kernel as i32);
+    let status = (|| -> Result<RulesetStatus, landlock::RulesetError> {
+        let mut r =
+            Ruleset::default().set_compatibility(CompatLevel::BestEffort).handle_access(AccessFs::from_all(abi))?;
+        if kernel >= 4 {
+            r = match tcp {
+                Tcp::None => r.handle_access(AccessNet::from_all(abi))?,
+                Tcp::ConnectOnly => r.handle_access(AccessNet::BindTcp)?,
+            };
+        }
+        Ok(r.create()?
+            .add_rules(path_beneath_rules(read, AccessFs::from_read(abi) & !AccessFs::Execute))?
+            .add_rules(path_beneath_rules(rw, AccessFs::from_all(abi) & !AccessFs::Execute))?
+            .restrict_self()?
+            .ruleset)
+    })()
+    .map_err(|e| format!("cannot apply landlock to {whom}: {e}"))?;
+    match status {
+        RulesetStatus::NotEnforced => Err(format!("the kernel enforced none of {whom}'s ruleset")),
+        _ => Ok(kernel),
+    }
+}
+
+/// Applies to the calling thread and every thread it creates afterwards. Returns what was enforced, or why not.
+pub fn confine_self(workspace: &Path, writable: &[PathBuf]) -> Result<String, String> {
     let mut read: Vec<PathBuf> = READ.iter().map(PathBuf::from).collect();
     if let Ok(home) = std::env::var("HOME") {
         // The ignore crate reads git's global excludes on every walk.
@@ -32,53 +66,19 @@ pub fn confine_self(workspace: &Path, writable: &[PathBuf]) -> Result<String, St
     }
     let mut rw: Vec<PathBuf> = vec![workspace.to_path_buf()];
     rw.extend(writable.iter().cloned());
-    let status = (|| -> Result<RulesetStatus, landlock::RulesetError> {
-        let mut r =
-            Ruleset::default().set_compatibility(CompatLevel::BestEffort).handle_access(AccessFs::from_all(abi))?;
-        if kernel >= 4 {
-            r = r.handle_access(AccessNet::from_all(abi))?;
-        }
-        Ok(r.create()?
-            .add_rules(path_beneath_rules(&read, AccessFs::from_read(abi) & !AccessFs::Execute))?
-            .add_rules(path_beneath_rules(&rw, AccessFs::from_all(abi) & !AccessFs::Execute))?
-            .restrict_self()?
-            .ruleset)
-    })()
-    .map_err(|e| format!("cannot apply landlock to codebox itself: {e}"))?;
-    match status {
-        RulesetStatus::NotEnforced => Err("the kernel enforced none of codebox's own ruleset".into()),
-        _ => Ok(format!(
-            "ABI {kernel}: codebox reads system dirs, writes only the workspace and {}; no TCP connect/bind",
-            writable.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
-        )),
-    }
+    let kernel = restrict(&read, &rw, Tcp::None, "codebox itself")?;
+    Ok(format!(
+        "ABI {kernel}: codebox reads system dirs, writes only the workspace and {}; no TCP connect/bind",
+        writable.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    ))
 }
 
 /// The network proxy's thread: it reads system configuration (resolv.conf, hosts), writes nothing, may dial TCP
 /// (that is its job) but not listen on TCP. Applies to the calling thread and the threads it creates.
 pub fn confine_proxy() -> Result<String, String> {
-    let kernel = crate::doctor::landlock_abi();
-    if kernel == 0 {
-        return Err("landlock is not available on this kernel".into());
-    }
-    let abi = ABI::from(kernel as i32);
     let read: Vec<PathBuf> = READ.iter().map(PathBuf::from).collect();
-    let status = (|| -> Result<RulesetStatus, landlock::RulesetError> {
-        let mut r =
-            Ruleset::default().set_compatibility(CompatLevel::BestEffort).handle_access(AccessFs::from_all(abi))?;
-        if kernel >= 4 {
-            r = r.handle_access(AccessNet::BindTcp)?;
-        }
-        Ok(r.create()?
-            .add_rules(path_beneath_rules(&read, AccessFs::from_read(abi) & !AccessFs::Execute))?
-            .restrict_self()?
-            .ruleset)
-    })()
-    .map_err(|e| format!("cannot apply landlock to the proxy: {e}"))?;
-    match status {
-        RulesetStatus::NotEnforced => Err("the kernel enforced none of the proxy's ruleset".into()),
-        _ => Ok(format!("ABI {kernel}: the proxy reads system configuration, writes nothing, may not listen on TCP")),
-    }
+    let kernel = restrict(&read, &[], Tcp::ConnectOnly, "the proxy")?;
+    Ok(format!("ABI {kernel}: the proxy reads system configuration, writes nothing, may not listen on TCP"))
 }
 
 #[cfg(test)]

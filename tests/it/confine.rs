@@ -6,11 +6,7 @@ use serde_json::json;
 
 use crate::harness::*;
 
-async fn sh(c: &Client, command: &str) -> String {
-    let out = call(c, "run_command", json!({ "command": command, "timeout_secs": 60 })).await;
-    assert!(!out.is_error, "run_command was refused: {}", out.text);
-    out.text
-}
+use crate::harness::sh_ok as sh;
 
 /// C1: a fork bomb stops at the cgroup's process limit (which, unlike RLIMIT_NPROC, holds for root), the result
 /// says so, and the server answers the next call.

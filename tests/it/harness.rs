@@ -220,3 +220,10 @@ pub fn fixture(name: &str) -> Project {
     copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/projects").join(name), &p.root);
     p
 }
+
+/// Runs a shell command that the sandbox must start (a refusal fails the test); returns its text.
+pub async fn sh_ok(c: &Client, command: &str) -> String {
+    let out = call(c, "run_command", serde_json::json!({ "command": command, "timeout_secs": 120 })).await;
+    assert!(!out.is_error, "run_command was refused: {}", out.text);
+    out.text
+}

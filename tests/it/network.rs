@@ -75,11 +75,7 @@ fn proxy_project() -> Project {
     p
 }
 
-async fn sh(c: &Client, command: &str) -> String {
-    let out = call(c, "run_command", json!({ "command": command, "timeout_secs": 120 })).await;
-    assert!(!out.is_error, "run_command was refused: {}", out.text);
-    out.text
-}
+use crate::harness::sh_ok as sh;
 
 /// N1: an allowed name reaches the local server through curl (plain HTTP and a CONNECT tunnel), Python's urllib,
 /// `pip download` from a package index and `git ls-remote` over HTTP; the first request of a command succeeds.
