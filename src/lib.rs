@@ -10,6 +10,7 @@ pub mod error;
 pub mod history;
 pub mod jobs;
 pub mod output;
+pub mod patch;
 pub mod sandbox;
 pub mod search;
 pub mod server;
