@@ -136,11 +136,24 @@ pub fn execute(
     if let Some(r) = lines.stderr_summary() {
         out.push_str(&format!(" · {r}"));
     }
-    out.push_str(&format!(" · {}]", layers_summary(&outcome.layers)));
+    // The layers are said once per session, and again only when they differ (a skipped layer always shows).
+    match layers_note(ctx, &outcome.layers) {
+        Some(layers) => out.push_str(&format!(" · {layers}]")),
+        None => out.push(']'),
+    }
     if ctx.sandbox.is_off() {
         out.push_str("\n[WARNING: sandbox OFF (--sandbox off): this command ran with your user's full rights]");
     }
     Ok(Executed { exit: outcome.exit, text: out })
+}
+
+/// The layers for a result: said once per session and again when they change; skipped layers on every result.
+pub fn layers_note(ctx: &Context, layers: &[Layer]) -> Option<String> {
+    let summary = layers_summary(layers);
+    if layers.iter().any(|l| !l.enforced) {
+        return Some(summary);
+    }
+    ctx.session.once(summary)
 }
 
 /// One word per enforced layer, and what was skipped, so every result says how it was confined.

@@ -171,8 +171,10 @@ pub fn start(
     tracing::info!("job {} started: {}", job.id, clip(req.command, 200));
     let waited = wait_on(&job, 0, &wait, true, cancel, progress);
     let (text, report) = render_read(ctx, &job, None, waited, budget)?;
-    let layers = super::command::layers_summary(&job.layers);
-    Ok((format!("{text}\n[{layers}]"), report))
+    match super::command::layers_note(ctx, &job.layers) {
+        Some(layers) => Ok((format!("{text}\n[{layers}]"), report)),
+        None => Ok((text, report)),
+    }
 }
 
 pub fn output(

@@ -7,6 +7,7 @@ pub mod git;
 pub mod jobs;
 pub mod list;
 pub mod output_tool;
+pub mod patch;
 pub mod read;
 pub mod run_tests;
 pub mod search;
