@@ -249,7 +249,9 @@ fn parse_hunks(lines: &[&str], first_no: usize, codex: bool) -> Result<Vec<Hunk>
             h.old.push(String::new());
             h.new.push(String::new());
         }
-        let (sign, text) = raw.split_at(1);
+        // The first character decides; split after it (it may be any character, not one byte).
+        let sign_len = raw.chars().next().map_or(0, char::len_utf8);
+        let (sign, text) = raw.split_at(sign_len);
         match sign {
             " " => {
                 h.old.push(text.to_string());
@@ -499,6 +501,7 @@ mod tests {
                 .contains("patch line 4")
         );
         assert!(parse("just text").unwrap_err().contains("not a patch"));
+        assert!(parse("*** Begin Patch\n*** Update File: x\n@@\n→ arrow\n*** End Patch").unwrap_err().contains("patch line 4"));
         let ops = parse("*** Begin Patch\n*** Update File: x\n@@\n-zzz\n+y\n*** End Patch").unwrap();
         let FileOp::Update { hunks, .. } = &ops[0] else { panic!() };
         assert!(apply_hunks("a\nb\n", hunks).unwrap_err().message.contains("hunk 1 of 1 (patch line 3)"));
