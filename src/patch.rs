@@ -501,7 +501,11 @@ mod tests {
                 .contains("patch line 4")
         );
         assert!(parse("just text").unwrap_err().contains("not a patch"));
-        assert!(parse("*** Begin Patch\n*** Update File: x\n@@\n→ arrow\n*** End Patch").unwrap_err().contains("patch line 4"));
+        assert!(
+            parse("*** Begin Patch\n*** Update File: x\n@@\n→ arrow\n*** End Patch")
+                .unwrap_err()
+                .contains("patch line 4")
+        );
         let ops = parse("*** Begin Patch\n*** Update File: x\n@@\n-zzz\n+y\n*** End Patch").unwrap();
         let FileOp::Update { hunks, .. } = &ops[0] else { panic!() };
         assert!(apply_hunks("a\nb\n", hunks).unwrap_err().message.contains("hunk 1 of 1 (patch line 3)"));

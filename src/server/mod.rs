@@ -463,7 +463,7 @@ files or none, one undo step.",
             Err(e) => return e,
         };
         let ctx = self.ctx.clone();
-        blocking(ct, move |_| tools::edit::undo_edit(&ctx, &p.path)).await
+        blocking_structured(ct, move |_| tools::edit::undo_edit(&ctx, &p.path)).await
     }
 
     #[tool(

@@ -7,6 +7,7 @@ use crate::error::{ErrorKind, ToolError, ToolResult};
 use crate::history::{DELETED, Group};
 use crate::syntax::{self, Lang};
 use crate::tools::Context;
+use crate::tools::patch::{FileReport, PatchReport};
 use crate::workspace::WorkspacePath;
 use crate::workspace::write::Existing;
 
@@ -199,7 +200,8 @@ pub fn edit_file(ctx: &Context, req: &EditRequest<'_>) -> ToolResult<(String, Wr
     commit(ctx, &p, Some(&old), &outcome.text, summary, note, if exact { 1 } else { 3 })
 }
 
-pub fn undo_edit(ctx: &Context, path: &str) -> ToolResult<String> {
+/// undo_edit: the text, and every file it put back with its new version (none when it removed the file).
+pub fn undo_edit(ctx: &Context, path: &str) -> ToolResult<(String, PatchReport)> {
     let p = ctx.ws.path(path)?;
     let shown = p.display();
     let current = existing(ctx, &p)?;
@@ -229,27 +231,30 @@ pub fn undo_edit(ctx: &Context, path: &str) -> ToolResult<String> {
             format!("the previous content of {shown:?} was too large to keep"),
         ));
     }
-    let restored = if entry.existed {
+    let (restored, file) = if entry.existed {
         let (written, _) = ctx.ws.write_atomic(&p, &entry.before, protected(ctx))?;
-        format!("restored {shown} to its content before codebox's last write · version {}", written.version)
+        let text = format!("restored {shown} to its content before codebox's last write · version {}", written.version);
+        (text, FileReport { path: shown.clone(), action: "restored", version: Some(written.version) })
     } else {
         ctx.ws.remove_file(&p, protected(ctx))?;
-        format!("removed {shown}, which codebox's last write had created")
+        let text = format!("removed {shown}, which codebox's last write had created");
+        (text, FileReport { path: shown.clone(), action: "deleted", version: None })
     };
     ctx.history.pop(&rel).map_err(io)?;
     let old_text = current.map(|c| String::from_utf8_lossy(&c.bytes).into_owned()).unwrap_or_default();
     let new_text = String::from_utf8_lossy(&entry.before).into_owned();
     let diff = edits::unified_diff(&shown, &old_text, &new_text);
     let budget = ctx.budget(None)?;
-    Ok(format!(
+    let text = format!(
         "{restored} · {behind} earlier undo step(s) remain\n{}",
         super::capture::fit(ctx, &diff, budget.saturating_sub(300))
-    ))
+    );
+    Ok((text, PatchReport { files: vec![file] }))
 }
 
 /// Undoes every write of one multi-file call (apply_patch) together, or none: each file must still hold what
 /// the call wrote, and the call's write must be its newest undo step.
-fn undo_group(ctx: &Context, group: &Group) -> ToolResult<String> {
+fn undo_group(ctx: &Context, group: &Group) -> ToolResult<(String, PatchReport)> {
     let mut steps = Vec::new();
     for rel in &group.paths {
         let p = ctx.ws.path(&rel.to_string_lossy())?;
@@ -277,14 +282,17 @@ fn undo_group(ctx: &Context, group: &Group) -> ToolResult<String> {
     }
     let mut out = format!("undid one apply_patch: {} files restored\n", steps.len());
     let mut diffs = String::new();
+    let mut report = PatchReport { files: Vec::new() };
     for (p, shown, current, entry) in &steps {
         if entry.existed {
             let (written, _) = ctx.ws.write_atomic(p, &entry.before, protected(ctx))?;
             let verb = if current.is_some() { "restored" } else { "recreated" };
             out.push_str(&format!("{verb} {shown} · version {}\n", written.version));
+            report.files.push(FileReport { path: shown.clone(), action: "restored", version: Some(written.version) });
         } else if current.is_some() {
             ctx.ws.remove_file(p, protected(ctx))?;
             out.push_str(&format!("removed {shown}, which the patch created\n"));
+            report.files.push(FileReport { path: shown.clone(), action: "deleted", version: None });
         }
         let old_text = current.as_ref().map(|c| String::from_utf8_lossy(&c.bytes).into_owned()).unwrap_or_default();
         diffs.push_str(&edits::unified_diff(shown, &old_text, &String::from_utf8_lossy(&entry.before)));
@@ -296,5 +304,5 @@ fn undo_group(ctx: &Context, group: &Group) -> ToolResult<String> {
     }
     let budget = ctx.budget(None)?.saturating_sub(out.len());
     out.push_str(&super::capture::fit(ctx, &diffs, budget.max(1000)));
-    Ok(out)
+    Ok((out, report))
 }

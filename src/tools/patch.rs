@@ -31,7 +31,8 @@ pub struct PatchReport {
 #[derive(Debug, Serialize)]
 pub struct FileReport {
     pub path: String,
-    /// added, updated, deleted (a move is the old path deleted and the new one added or updated).
+    /// added, updated, deleted (a move is the old path deleted and the new one added or updated); restored by
+    /// undo_edit.
     pub action: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,

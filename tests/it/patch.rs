@@ -45,8 +45,11 @@ async fn add_delete_move_and_update_in_one_patch() {
     assert_eq!(read_back.structured.unwrap()["version"], v, "the version a patch returns is the one read_file sees");
 
     // One undo step puts every file back: the added removed, the deleted and moved restored.
-    let undo = ok(&c, "undo_edit", json!({"path": "modify.txt"})).await;
-    assert!(undo.contains("5 files restored"), "{undo}");
+    let undo = call(&c, "undo_edit", json!({"path": "modify.txt"})).await;
+    assert!(!undo.is_error && undo.text.contains("5 files restored"), "{}", undo.text);
+    let undone = undo.structured.expect("undo_edit has structuredContent")["files"].as_array().unwrap().len();
+    assert_eq!(undone, 5, "every file the patch touched is reported");
+    let undo = undo.text;
     assert_eq!(read(&p, "nested/new.txt"), None, "{undo}");
     assert_eq!(read(&p, "delete.txt").as_deref(), Some("obsolete\n"));
     assert_eq!(read(&p, "modify.txt").as_deref(), Some("line1\nline2\n"));
