@@ -228,6 +228,47 @@ pub fn argv_for_file(
     Ok(a)
 }
 
+/// The argv that runs the tests under `dir`, a directory inside the project (relative to it): a pytest path,
+/// `cargo test --tests` for `tests/` or a module filter under `src/`, `go test ./dir/...`, `node --test dir`.
+pub fn argv_for_dir(fw: Framework, dir: &str, filter: Option<&str>, report_mount: &str) -> Result<Vec<String>, String> {
+    let dir = dir.trim_end_matches('/');
+    match fw {
+        Framework::Cargo | Framework::Nextest => {
+            let mut a = argv(fw, None, report_mount);
+            let parts: Vec<&str> = dir.split('/').collect();
+            match parts[..] {
+                ["tests"] => a.push("--tests".into()),
+                ["src"] => a.push("--lib".into()),
+                ["src", ref module @ ..] => {
+                    a.push("--lib".into());
+                    if filter.is_none() {
+                        a.extend(["--".to_string(), format!("{}::", module.join("::"))]);
+                    }
+                }
+                _ => {
+                    return Err(format!(
+                        "{dir} is neither tests/ nor a module directory under src/; pass its crate directory as path"
+                    ));
+                }
+            }
+            if let Some(f) = filter {
+                a.extend(["--".to_string(), f.to_string()]);
+            }
+            Ok(a)
+        }
+        Framework::Go => {
+            let mut a = argv(fw, None, report_mount);
+            a.pop();
+            if let Some(f) = filter {
+                a.push(format!("-run={f}"));
+            }
+            a.push(format!("./{dir}/..."));
+            Ok(a)
+        }
+        _ => argv_for_file(fw, dir, filter, report_mount, false),
+    }
+}
+
 /// Reads what the runner printed (and wrote into the report directory) into counts, failures and build errors.
 pub fn parse(fw: Framework, stdout: &str, stderr: &str, combined: &str, junit: Option<&str>) -> Parsed {
     match fw {
@@ -378,6 +419,12 @@ mod tests {
             "--test-name-pattern=adds test/a.test.js"
         );
         assert!(argv_for_file(Framework::Make, "t.sh", None, "/r", false).is_err());
+        let d = |fw, dir, filter| argv_for_dir(fw, dir, filter, "/r").unwrap();
+        assert_eq!(tail(d(Framework::Pytest, "tests/unit", Some("avg")), 4), "-k avg -- tests/unit");
+        assert_eq!(tail(d(Framework::Cargo, "tests", None), 1), "--tests");
+        assert_eq!(tail(d(Framework::Cargo, "src/geo", None), 3), "--lib -- geo::");
+        assert_eq!(tail(d(Framework::Go, "pkg", Some("TestA")), 2), "-run=TestA ./pkg/...");
+        assert_eq!(tail(d(Framework::NodeTest, "test", None), 1), "test");
         assert!(argv_for_file(Framework::Cargo, "benches/b.rs", None, "/r", false).is_err());
     }
 

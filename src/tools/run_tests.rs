@@ -68,9 +68,27 @@ pub fn run_tests(
         std::io::Read::read_to_string(&mut f, &mut s).ok()?;
         Some(s)
     };
-    // A directory is the project; a file is run inside the nearest enclosing project that has a runner.
+    // The nearest directory from `dir` up to the root whose runner is detected (the root when none is).
+    let project_of = |mut dir: &str| loop {
+        if testrun::detect(&|n| read_in(dir, n), false).is_some() || dir == "." {
+            break dir.to_string();
+        }
+        dir = dir.rsplit_once('/').map(|(p, _)| p).unwrap_or(".");
+    };
+    let custom_set = req.command.is_some() || ctx.config.tests.command.is_some();
+    // A project directory is run as it is; a test file, or a directory inside a project, is run inside the
+    // nearest enclosing project that has a runner, with the runner told which tests.
     let (cwd, file) = match ctx.ws.dir_path(&target) {
-        Ok(cwd) => (cwd, None),
+        Ok(cwd) => {
+            let rel = ctx.ws.relative_display(&cwd);
+            let project = if custom_set || rel == "." { rel.clone() } else { project_of(&rel) };
+            if project == rel || (project == "." && testrun::detect(&|n| read_in(".", n), false).is_none()) {
+                (cwd, None)
+            } else {
+                let in_project = if project == "." { rel.clone() } else { rel[project.len() + 1..].to_string() };
+                (ctx.ws.dir_path(&ctx.ws.path(&project)?)?, Some(Target::Dir(in_project)))
+            }
+        }
         Err(dir_err) => {
             let Ok((mut f, _)) = ctx.ws.open_file(&target) else {
                 return Err(ToolError::new(
@@ -86,16 +104,10 @@ pub fn run_tests(
             let _ = std::io::Read::read_to_string(&mut std::io::Read::take(&mut f, 4 << 20), &mut text);
             let rel = ctx.ws.resolved_rel(&target).unwrap_or_else(|| target.as_rel().to_path_buf());
             let rel = rel.to_string_lossy().into_owned();
-            let mut dir = rel.rsplit_once('/').map(|(d, _)| d).unwrap_or(".");
-            let project = loop {
-                if testrun::detect(&|n| read_in(dir, n), false).is_some() || dir == "." {
-                    break dir;
-                }
-                dir = dir.rsplit_once('/').map(|(p, _)| p).unwrap_or(".");
-            };
+            let project = project_of(rel.rsplit_once('/').map(|(d, _)| d).unwrap_or("."));
             let in_project = if project == "." { rel.clone() } else { rel[project.len() + 1..].to_string() };
-            let cwd = ctx.ws.dir_path(&ctx.ws.path(project)?)?;
-            (cwd, Some((in_project, text.contains("mod tests"))))
+            let cwd = ctx.ws.dir_path(&ctx.ws.path(&project)?)?;
+            (cwd, Some(Target::File(in_project, text.contains("mod tests"))))
         }
     };
     let rel_dir = ctx.ws.relative_display(&cwd);
@@ -120,7 +132,10 @@ pub fn run_tests(
                 )
             })?;
             let argv = match &file {
-                Some((f, mod_tests)) => {
+                Some(Target::Dir(d)) => {
+                    testrun::argv_for_dir(fw, d, req.filter, REPORT_MOUNT).map_err(ToolError::invalid)?
+                }
+                Some(Target::File(f, mod_tests)) => {
                     testrun::argv_for_file(fw, f, req.filter, REPORT_MOUNT, *mod_tests).map_err(ToolError::invalid)?
                 }
                 None => testrun::argv(fw, req.filter, REPORT_MOUNT),
@@ -202,7 +217,7 @@ pub fn run_tests(
         .repeats
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .entry(format!("{rel_dir}/{}", file.as_ref().map(|f| f.0.as_str()).unwrap_or("")))
+        .entry(format!("{rel_dir}/{}", file.as_ref().map(Target::rel).unwrap_or("")))
         .or_default()
         .record(signature);
     let total_listed = parsed.failures.len() + parsed.build_errors.len();
@@ -222,6 +237,20 @@ pub fn run_tests(
     };
     let text = render(&report, &outcome.exit, &captured.text, parsed.recognised);
     Ok((report, super::capture::fit(ctx, &text, budget)))
+}
+
+/// What part of a project a call asked for: a test file (and whether it has a `mod tests`) or a directory.
+enum Target {
+    File(String, bool),
+    Dir(String),
+}
+
+impl Target {
+    fn rel(&self) -> &str {
+        match self {
+            Target::File(f, _) | Target::Dir(f) => f,
+        }
+    }
 }
 
 fn relativise(file: &mut Option<String>, root: &str) {

@@ -38,6 +38,10 @@ async fn run_tests_takes_a_pytest_file() {
     let (r, text) = tests_run(&c, json!({"path": "tests/test_calc.py", "filter": "add"})).await;
     assert_eq!(counts(&r), (1, 1), "{text}");
     assert!(ids(&r)[0].contains("test_add_wrong"), "{text}");
+    // A directory inside the project: its tests, run from the project.
+    let (r, text) = tests_run(&c, json!({"path": "tests", "filter": "add"})).await;
+    assert_eq!((r["framework"].clone(), counts(&r)), (json!("pytest"), (1, 1)), "{text}");
+    assert!(argv(&r).ends_with("-k add -- tests"), "{}", argv(&r));
     // A path that is neither a directory nor a file is explained.
     let msg = err(&c, "run_tests", json!({"path": "tests/nope.py"})).await;
     assert!(msg.contains("project directory or a test file"), "{msg}");
