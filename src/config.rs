@@ -308,3 +308,21 @@ impl Config {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tool_families_are_checked() {
+        let with = |t: &str| -> Result<Config, String> {
+            let c: Config = toml::from_str(t).map_err(|e| e.to_string())?;
+            c.validate().map(|_| c)
+        };
+        assert!(with("[tools]\nenable = [\"Commands\"]").unwrap().tools.enabled("commands"));
+        assert!(!with("[tools]\nenable = [\"commands\"]").unwrap().tools.enabled("files"));
+        assert!(!with("[tools]\ndisable = [\"git\"]").unwrap().tools.enabled("git"));
+        assert!(with("[tools]\ndisable = [\"gti\"]").unwrap_err().contains("unknown family"));
+        assert!(with("[tools]\nenable = [\"git\"]\ndisable = [\"files\"]").unwrap_err().contains("not both"));
+    }
+}
