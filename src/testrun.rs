@@ -131,6 +131,17 @@ pub fn argv(fw: Framework, filter: Option<&str>, report_mount: &str) -> Vec<Stri
     a
 }
 
+/// The runner a test file's name implies, for a project without marker files: `test_x.py` or `x_test.py` is
+/// pytest, `x.test.js` (or `.spec`, `.mjs`, `.cjs`) is node's runner. Other files need their project's markers.
+pub fn framework_of_file(file: &str) -> Option<Framework> {
+    let name = file.rsplit('/').next().unwrap_or(file);
+    if let Some(stem) = name.strip_suffix(".py") {
+        return (stem.starts_with("test_") || stem.ends_with("_test")).then_some(Framework::Pytest);
+    }
+    let js = [".js", ".mjs", ".cjs"].iter().find_map(|ext| name.strip_suffix(ext))?;
+    (js.ends_with(".test") || js.ends_with(".spec") || js.starts_with("test")).then_some(Framework::NodeTest)
+}
+
 /// The argv that runs the tests of one file, `file` relative to the project directory, in the runner's own
 /// terms: a pytest path, `cargo test --test NAME` for an integration-test file or a module filter for a source
 /// file, `go test` on the file's package, `node --test FILE`. `mod_tests`: the Rust file has a `mod tests`.
@@ -419,6 +430,9 @@ mod tests {
             "--test-name-pattern=adds test/a.test.js"
         );
         assert!(argv_for_file(Framework::Make, "t.sh", None, "/r", false).is_err());
+        assert_eq!(framework_of_file("tests/test_math.py"), Some(Framework::Pytest));
+        assert_eq!(framework_of_file("test/a.test.mjs"), Some(Framework::NodeTest));
+        assert_eq!(framework_of_file("src/math.py"), None);
         let d = |fw, dir, filter| argv_for_dir(fw, dir, filter, "/r").unwrap();
         assert_eq!(tail(d(Framework::Pytest, "tests/unit", Some("avg")), 4), "-k avg -- tests/unit");
         assert_eq!(tail(d(Framework::Cargo, "tests", None), 1), "--tests");

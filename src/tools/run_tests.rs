@@ -122,7 +122,13 @@ pub fn run_tests(
         }
         Some(c) => (Framework::Custom, vec![shell.clone(), "-c".into(), c]),
         None => {
-            let fw = testrun::detect(&|n| read_in(&rel_dir, n), on_path("cargo-nextest")).ok_or_else(|| {
+            let detected = testrun::detect(&|n| read_in(&rel_dir, n), on_path("cargo-nextest"));
+            // A test file in a project without markers (a bare `tests/test_x.py`) names its runner itself.
+            let by_file = match &file {
+                Some(Target::File(f, _)) => testrun::framework_of_file(f),
+                _ => None,
+            };
+            let fw = detected.or(by_file).ok_or_else(|| {
                 ToolError::new(
                     ErrorKind::NotFound,
                     format!(

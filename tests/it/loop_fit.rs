@@ -47,6 +47,23 @@ async fn run_tests_takes_a_pytest_file() {
     assert!(msg.contains("project directory or a test file"), "{msg}");
 }
 
+/// The call from the issue, in a project with no pytest marker at all: the file's name says pytest.
+#[tokio::test]
+async fn run_tests_takes_a_test_file_in_a_project_without_markers() {
+    let p = Project::new();
+    p.write(
+        "mathlib.py",
+        "def average(xs):\n    return sum(xs) / (len(xs) + 1)\n\ndef total(xs):\n    return sum(xs)\n",
+    );
+    p.write("tests/test_math.py", "import sys, os\nsys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))\nfrom mathlib import average, total\n\ndef test_average():\n    assert average([2, 4]) == 3\n\ndef test_total():\n    assert total([2, 4]) == 6\n");
+    let c = stdio(&p.root, &[]).await;
+    let (r, text) = tests_run(&c, json!({"path": "tests/test_math.py", "filter": "average"})).await;
+    assert_eq!((r["framework"].clone(), counts(&r)), (json!("pytest"), (0, 1)), "{text}");
+    assert!(text.contains("test_average (tests/test_math.py:6)"), "{text}");
+    let (r, text) = tests_run(&c, json!({"path": "tests/test_math.py"})).await;
+    assert_eq!(counts(&r), (1, 1), "{text}");
+}
+
 #[tokio::test]
 async fn run_tests_takes_a_cargo_integration_test_file_and_a_unit_test_module() {
     let p = fixture("rs_fail");
