@@ -280,7 +280,7 @@ fn undo_group(ctx: &Context, group: &Group) -> ToolResult<(String, PatchReport)>
         }
         steps.push((p, shown, current, entry));
     }
-    let mut out = format!("undid one apply_patch: {} files restored\n", steps.len());
+    let mut out = format!("undid one apply_patch over {} files\n", steps.len());
     let mut diffs = String::new();
     let mut report = PatchReport { files: Vec::new() };
     for (p, shown, current, entry) in &steps {

@@ -190,7 +190,8 @@ fn write_all(ctx: &Context, changes: &[Change]) -> ToolResult<(String, PatchRepo
             None => out.push_str(&format!("{action} {}\n", c.shown)),
         }
         let old = c.before.as_ref().map(|b| String::from_utf8_lossy(&b.bytes).into_owned()).unwrap_or_default();
-        if let Some(new) = &c.after {
+        // An added file's diff would repeat the lines the patch itself holds.
+        if let (Some(new), Some(_)) = (&c.after, &c.before) {
             diffs.push_str(&crate::edits::unified_diff(&c.shown, &old, new));
         }
         report.files.push(FileReport { path: c.shown.clone(), action, version });

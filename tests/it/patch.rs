@@ -46,7 +46,7 @@ async fn add_delete_move_and_update_in_one_patch() {
 
     // One undo step puts every file back: the added removed, the deleted and moved restored.
     let undo = call(&c, "undo_edit", json!({"path": "modify.txt"})).await;
-    assert!(!undo.is_error && undo.text.contains("5 files restored"), "{}", undo.text);
+    assert!(!undo.is_error && undo.text.contains("undid one apply_patch over 5 files"), "{}", undo.text);
     let undone = undo.structured.expect("undo_edit has structuredContent")["files"].as_array().unwrap().len();
     assert_eq!(undone, 5, "every file the patch touched is reported");
     let undo = undo.text;
@@ -165,6 +165,6 @@ async fn a_later_write_to_one_file_blocks_undoing_the_whole_patch() {
     assert_eq!(read(&p, "a.txt").as_deref(), Some("A\n"), "nothing undone");
     ok(&c, "undo_edit", json!({"path": "b.txt"})).await;
     let text = ok(&c, "undo_edit", json!({"path": "a.txt"})).await;
-    assert!(text.contains("2 files restored"), "{text}");
+    assert!(text.contains("undid one apply_patch over 2 files"), "{text}");
     assert_eq!((read(&p, "a.txt").unwrap(), read(&p, "b.txt").unwrap()), ("a\n".into(), "b\n".into()));
 }
