@@ -37,10 +37,17 @@ const ALIASES: &[(&str, &str)] = &[
     ("commit_message", "message"),
     ("branch", "name"),
     ("contents", "content"),
+    ("file_text", "content"),
+    ("include", "glob"),
+    ("output_mode", "output"),
+    ("head_limit", "max_results"),
     ("input", "patch"),
     ("input", "text"),
     ("diff", "patch"),
 ];
+
+/// Enum values other tools use for the same choice (Claude Code's Grep `output_mode`).
+const VALUE_ALIASES: &[(&str, &str)] = &[("files_with_matches", "files")];
 
 /// Properties whose string is a comma-separated list (globs never contain a comma outside braces).
 const COMMA_LISTS: &[&str] = &["glob"];
@@ -170,6 +177,15 @@ fn value(v: &mut Value, schema: &Map<String, Value>, name: &str, at: &str) -> Re
             "false" => *v = false.into(),
             _ => {}
         },
+        // Codex sends a command as an argv: `["bash", "-lc", "cargo test"]` is that script; any other argv is
+        // quoted word by word, so bash runs exactly that program with exactly those arguments.
+        ("string", Value::Array(words)) if name == "command" && words.iter().all(Value::is_string) => {
+            let words: Vec<&str> = words.iter().filter_map(Value::as_str).collect();
+            *v = Value::String(match words[..] {
+                ["bash" | "sh", "-c" | "-lc", script] => script.to_string(),
+                _ => words.iter().map(|w| shell_quote(w)).collect::<Vec<_>>().join(" "),
+            });
+        }
         ("array" | "object", Value::String(s)) => {
             let t = s.trim();
             if (t.starts_with('[') || t.starts_with('{'))
@@ -184,8 +200,9 @@ fn value(v: &mut Value, schema: &Map<String, Value>, name: &str, at: &str) -> Re
         && let Value::String(s) = &*v
         && !allowed.contains(v)
     {
+        let s = VALUE_ALIASES.iter().find(|(a, _)| a.eq_ignore_ascii_case(s.trim())).map_or(s.trim(), |(_, to)| *to);
         let same: Vec<&Value> =
-            allowed.iter().filter(|a| a.as_str().is_some_and(|a| a.eq_ignore_ascii_case(s.trim()))).collect();
+            allowed.iter().filter(|a| a.as_str().is_some_and(|a| a.eq_ignore_ascii_case(s))).collect();
         if let [one] = same[..] {
             *v = one.clone();
         }
@@ -215,6 +232,12 @@ fn value(v: &mut Value, schema: &Map<String, Value>, name: &str, at: &str) -> Re
         _ => {}
     }
     Ok(())
+}
+
+/// One word for bash: unchanged when it holds only safe characters, else in single quotes.
+fn shell_quote(w: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c);
+    if !w.is_empty() && w.chars().all(safe) { w.to_string() } else { format!("'{}'", w.replace('\'', "'\\''")) }
 }
 
 /// `*.py,*.txt` → ["*.py", "*.txt"]; commas inside `{a,b}` belong to the glob.
@@ -272,6 +295,8 @@ mod tests {
             "limit": {"type": "integer"},
             "flag": {"type": "boolean"},
             "case": {"type": "string", "enum": ["smart", "sensitive"]},
+            "output": {"type": "string", "enum": ["content", "files", "count"]},
+            "command": {"type": "string"},
             "glob": {"type": "array", "items": {"type": "string"}},
             "edits": {"type": "array", "items": {"type": "object", "properties": {
                 "old_string": {"type": "string"}, "new_string": {"type": "string"}}}}
@@ -308,6 +333,12 @@ mod tests {
         );
         check(json!({"old_string": "a", "newString": "b"}), json!({"edits": [{"old_string": "a", "new_string": "b"}]}));
         check(json!({"limit": 5.0}), json!({"limit": 5}));
+        check(json!({"output_mode": "files_with_matches"}), json!({"output": "files"}));
+        check(json!({"command": ["bash", "-lc", "ls -l"]}), json!({"command": "ls -l"}));
+        check(
+            json!({"command": ["grep", "-n", "it's", "a b.txt"]}),
+            json!({"command": "grep -n 'it'\\''s' 'a b.txt'"}),
+        );
     }
 
     #[test]

@@ -137,6 +137,12 @@ async fn forgiving_arguments_for_every_unambiguous_call() {
         ok(&c, "run_command", json!({"cmd": "echo $GREETING", "timeout_secs": "30", "env": "{\"GREETING\": \"hi\"}"}))
             .await;
     assert!(text.starts_with("hi\n"), "{text}");
+    // Codex's argv form of a command; Claude Code's Grep names for the output choice and the glob.
+    let text = ok(&c, "run_command", json!({"command": ["printf", "%s|", "a b", "it's"]})).await;
+    assert!(text.starts_with("a b|it's|"), "{text}");
+    let text =
+        ok(&c, "search", json!({"pattern": "needle", "include": "*.md", "output_mode": "files_with_matches"})).await;
+    assert!(text.contains("c.md") && !text.contains("b.txt"), "{text}");
     // Job tools too: job_id, a number as a string.
     let started =
         call(&c, "job_start", json!({"cmd": "echo ready; sleep 30", "wait_for": "ready", "wait_secs": "10"})).await;
