@@ -19,6 +19,30 @@ pub struct Config {
     pub sandbox: SandboxSettings,
     pub tests: TestSettings,
     pub jobs: JobSettings,
+    pub tools: ToolsSettings,
+}
+
+/// The tool families a client can be offered; `src/server` maps each tool to one of them.
+pub const TOOL_FAMILIES: [&str; 8] = ["files", "edits", "search", "commands", "jobs", "tests", "git", "symbols"];
+
+/// Which tool families this server offers (`[tools]`): a client with its own file tools can take only the
+/// sandboxed commands. Give `enable` (only these) or `disable` (all but these), not both.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ToolsSettings {
+    pub enable: Option<Vec<String>>,
+    pub disable: Vec<String>,
+}
+
+impl ToolsSettings {
+    /// Whether tools of `family` are offered.
+    pub fn enabled(&self, family: &str) -> bool {
+        let listed = |v: &[String]| v.iter().any(|f| f.eq_ignore_ascii_case(family));
+        match &self.enable {
+            Some(only) => listed(only),
+            None => !listed(&self.disable),
+        }
+    }
 }
 
 /// Background jobs (job_start and friends). The `[sandbox]` limits apply to each job, except CPU time.
@@ -343,6 +367,33 @@ impl Config {
                 return Err(format!("{name} must be at least 1"));
             }
         }
+        let t = &self.tools;
+        if t.enable.is_some() && !t.disable.is_empty() {
+            return Err("give tools.enable or tools.disable, not both".into());
+        }
+        for f in t.enable.iter().flatten().chain(&t.disable) {
+            if !TOOL_FAMILIES.iter().any(|k| k.eq_ignore_ascii_case(f)) {
+                return Err(format!("tools: unknown family {f:?}; the families are {}", TOOL_FAMILIES.join(", ")));
+            }
+        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tool_families_are_checked() {
+        let with = |t: &str| -> Result<Config, String> {
+            let c: Config = toml::from_str(t).map_err(|e| e.to_string())?;
+            c.validate().map(|_| c)
+        };
+        assert!(with("[tools]\nenable = [\"Commands\"]").unwrap().tools.enabled("commands"));
+        assert!(!with("[tools]\nenable = [\"commands\"]").unwrap().tools.enabled("files"));
+        assert!(!with("[tools]\ndisable = [\"git\"]").unwrap().tools.enabled("git"));
+        assert!(with("[tools]\ndisable = [\"gti\"]").unwrap_err().contains("unknown family"));
+        assert!(with("[tools]\nenable = [\"git\"]\ndisable = [\"files\"]").unwrap_err().contains("not both"));
     }
 }

@@ -613,6 +613,58 @@ fn line_replacement(
     as_sent(start)
 }
 
+/// The ladder for whole-line hunks (apply_patch): every 0-based start in `file[from..]` of a window of lines equal
+/// to `want`, under the first of exact, trailing-whitespace, indentation and punctuation that finds any.
+pub fn seek_lines(file: &[&str], from: usize, want: &[&str]) -> Option<(Strategy, Vec<usize>)> {
+    let n = want.len();
+    if n == 0 || from + n > file.len() {
+        return None;
+    }
+    for strategy in [Strategy::Exact, Strategy::TrailingWhitespace, Strategy::Indentation, Strategy::Punctuation] {
+        // A blank hunk would match every blank line under a fallback.
+        if strategy != Strategy::Exact && want.iter().all(|w| w.trim().is_empty()) {
+            return None;
+        }
+        let keys: Vec<Cow<str>> = want.iter().map(|l| line_key(strategy, l)).collect();
+        let starts: Vec<usize> = (from..=file.len() - n)
+            .filter(|&s| keys.iter().zip(&file[s..s + n]).all(|(k, f)| *k == line_key(strategy, f)))
+            .collect();
+        if !starts.is_empty() {
+            return Some((strategy, starts));
+        }
+    }
+    None
+}
+
+/// `new` re-based from `old`'s indentation onto `found`'s (the file lines `old` matched), as edit_file does for
+/// an indentation or punctuation match; unchanged when no single shift fits.
+pub fn rebase_lines(old: &[&str], found: &[&str], new: &[String]) -> Vec<String> {
+    let Some(shift) = uniform_shift(old.iter().copied().zip(found.iter().copied())) else { return new.to_vec() };
+    match apply_shift(&new.join("\n"), shift, false) {
+        Some(text) if !new.is_empty() => text.split('\n').map(str::to_string).collect(),
+        _ => new.to_vec(),
+    }
+}
+
+/// The file's lines most like `want`, as a line diff (`-` the hunk, `+` the file), for a hunk that matched nowhere.
+pub fn closest_lines(text: &str, want: &[&str]) -> String {
+    let old = want.join("\n");
+    let lines = LineIndex::new(text);
+    let shape = OldShape::new(&old);
+    let regions = closest_regions(&lines, &shape);
+    let Some(&(start, score)) = regions.first() else {
+        return "Nothing in the file resembles these lines; re-read the file.".into();
+    };
+    let mut out = format!(
+        "Closest lines: {}-{} ({}% similar); `-` is the patch, `+` is the file:\n",
+        start + 1,
+        (start + want.len()).min(lines.len()),
+        (score * 100.0).round()
+    );
+    render_region(&mut out, &lines, &shape, start, 10);
+    out
+}
+
 const MAX_LISTED: usize = 10;
 
 fn ambiguous(lines: &LineIndex, strategy: Strategy, at: Vec<usize>) -> Failure {
@@ -897,6 +949,12 @@ struct Op {
 /// equal. The common prefix and suffix are trimmed before an LCS on the rest, so a small edit to a large file is
 /// cheap; when the changed middle is too large for that, a one-hunk summary replaces the line-by-line body.
 pub fn unified_diff(path: &str, old: &str, new: &str) -> String {
+    unified_diff_with_context(path, old, new, CONTEXT)
+}
+
+/// `unified_diff` with `context` lines around each change: edit_file shows 1 after an exact match, where the
+/// model already knows the text it replaced.
+pub fn unified_diff_with_context(path: &str, old: &str, new: &str, context: usize) -> String {
     if old == new {
         return String::new();
     }
@@ -937,12 +995,12 @@ pub fn unified_diff(path: &str, old: &str, new: &str) -> String {
         let mut last = changes[k];
         let mut j = k + 1;
         // Hunks whose contexts would touch or overlap are merged, as diff(1) does.
-        while j < changes.len() && changes[j] - last <= 2 * CONTEXT + 1 {
+        while j < changes.len() && changes[j] - last <= 2 * context + 1 {
             last = changes[j];
             j += 1;
         }
-        let lo = changes[k].saturating_sub(CONTEXT);
-        let hi = (last + CONTEXT + 1).min(ops.len());
+        let lo = changes[k].saturating_sub(context);
+        let hi = (last + context + 1).min(ops.len());
         let hunk = &ops[lo..hi];
         let old_count = hunk.iter().filter(|op| !matches!(op.kind, OpKind::Insert)).count();
         let new_count = hunk.iter().filter(|op| !matches!(op.kind, OpKind::Delete)).count();

@@ -7,6 +7,8 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
+/// The `after_version` of a write that removed the file (apply_patch's Delete File and Move to).
+pub const DELETED: &str = "(deleted)";
 /// Versions kept per file; older ones are dropped.
 pub const MAX_VERSIONS: usize = 20;
 /// A previous content larger than this is not kept (its undo step says so).
@@ -26,8 +28,29 @@ pub struct Entry {
     pub after_version: String,
     /// The previous content was too large to keep.
     pub too_large: bool,
+    /// Set when the write was one of several made by one call (apply_patch): undo restores them together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<Group>,
     #[serde(skip)]
     pub before: Vec<u8>,
+}
+
+/// The writes of one multi-file call: an id shared by their entries, and every path it wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Group {
+    pub id: String,
+    pub paths: Vec<PathBuf>,
+}
+
+impl Group {
+    /// A group for `paths`, with an id no other group of this history shares.
+    pub fn new(paths: Vec<PathBuf>) -> Group {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Group { id: format!("{nanos:x}-{}-{n}", std::process::id()), paths }
+    }
 }
 
 fn stable_hash(v: &impl Hash) -> String {
@@ -67,6 +90,17 @@ impl History {
 
     /// Records what `rel` held before a write (None: it did not exist).
     pub fn record(&self, rel: &Path, before: Option<(&[u8], u32)>, after_version: &str) -> std::io::Result<()> {
+        self.record_in_group(rel, before, after_version, None)
+    }
+
+    /// `record` for one write of a multi-file call; `after_version` is `DELETED` for a file the call removed.
+    pub fn record_in_group(
+        &self,
+        rel: &Path,
+        before: Option<(&[u8], u32)>,
+        after_version: &str,
+        group: Option<&Group>,
+    ) -> std::io::Result<()> {
         let _g = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         let dir = self.file_dir(rel);
         std::fs::create_dir_all(&dir)?;
@@ -78,6 +112,7 @@ impl History {
             mode: before.map(|(_, m)| m).unwrap_or(0),
             after_version: after_version.to_string(),
             too_large,
+            group: group.cloned(),
             before: Vec::new(),
         };
         if let Some((bytes, _)) = before

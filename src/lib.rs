@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod output;
 pub mod proxy;
 pub mod random;
+pub mod patch;
 pub mod sandbox;
 pub mod search;
 pub mod server;

@@ -5,7 +5,8 @@
 //! job is reachable from the session's run_command and run_tests, and from no other session) and its jobs,
 //! which are killed when the session is dropped.
 
-use std::sync::{Arc, OnceLock};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::jobs::Jobs;
 use crate::sandbox::{Sandbox, SessionNet};
@@ -14,6 +15,9 @@ use crate::sandbox::{Sandbox, SessionNet};
 pub struct Session {
     net: OnceLock<Option<Arc<SessionNet>>>,
     jobs: Jobs,
+    /// Notes already given to this session (the sandbox layers of a run, a listing's footnote): results
+    /// repeat a note only when it differs from every one said before.
+    said: Mutex<HashSet<String>>,
 }
 
 impl Session {
@@ -32,6 +36,12 @@ impl Session {
                 }
             })
             .clone()
+    }
+
+    /// `note` when this session has not been given it yet, else None: paid for once, not on every call.
+    pub fn once(&self, note: String) -> Option<String> {
+        let mut said = self.said.lock().unwrap_or_else(|e| e.into_inner());
+        said.insert(note.clone()).then_some(note)
     }
 
     pub fn jobs(&self) -> &Jobs {

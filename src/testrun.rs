@@ -131,6 +131,155 @@ pub fn argv(fw: Framework, filter: Option<&str>, report_mount: &str) -> Vec<Stri
     a
 }
 
+/// The runner a test file's name implies, for a project without marker files: `test_x.py` or `x_test.py` is
+/// pytest, `x.test.js` (or `.spec`, `.mjs`, `.cjs`) is node's runner. Other files need their project's markers.
+pub fn framework_of_file(file: &str) -> Option<Framework> {
+    let name = file.rsplit('/').next().unwrap_or(file);
+    if let Some(stem) = name.strip_suffix(".py") {
+        return (stem.starts_with("test_") || stem.ends_with("_test")).then_some(Framework::Pytest);
+    }
+    let js = [".js", ".mjs", ".cjs"].iter().find_map(|ext| name.strip_suffix(ext))?;
+    (js.ends_with(".test") || js.ends_with(".spec") || js.starts_with("test")).then_some(Framework::NodeTest)
+}
+
+/// The argv that runs the tests of one file, `file` relative to the project directory, in the runner's own
+/// terms: a pytest path, `cargo test --test NAME` for an integration-test file or a module filter for a source
+/// file, `go test` on the file's package, `node --test FILE`. `mod_tests`: the Rust file has a `mod tests`.
+/// Err: this runner cannot take a file; the message says what to do instead.
+pub fn argv_for_file(
+    fw: Framework,
+    file: &str,
+    filter: Option<&str>,
+    report_mount: &str,
+    mod_tests: bool,
+) -> Result<Vec<String>, String> {
+    let mut a = argv(fw, None, report_mount);
+    match fw {
+        Framework::Pytest => {
+            a.push("--".into());
+            match filter {
+                // A node id below the file: `test_x` or `TestClass::test_x`.
+                Some(f) if f.contains("::") => a.push(format!("{file}::{f}")),
+                Some(f) => {
+                    a.insert(a.len() - 1, "-k".into());
+                    a.insert(a.len() - 1, f.into());
+                    a.push(file.into());
+                }
+                None => a.push(file.into()),
+            }
+        }
+        Framework::Cargo | Framework::Nextest => {
+            let stem = file.rsplit('/').next().unwrap_or(file).trim_end_matches(".rs");
+            let parts: Vec<&str> = file.trim_end_matches(".rs").split('/').collect();
+            if let ["tests", name] | ["tests", name, "main"] = parts[..] {
+                a.extend(["--test".to_string(), name.to_string()]);
+                if let Some(f) = filter {
+                    a.extend(["--".to_string(), f.to_string()]);
+                }
+            } else if let ["src", rest @ ..] = &parts[..] {
+                let bin = matches!(rest, ["main"] | ["bin", ..]);
+                let module: Vec<&str> = match rest {
+                    ["lib"] | ["main"] | ["bin", _] | ["bin", _, "main"] => Vec::new(),
+                    [dirs @ .., "mod"] => dirs.to_vec(),
+                    all => all.to_vec(),
+                };
+                match rest {
+                    ["bin", name] | ["bin", name, "main"] => a.extend(["--bin".to_string(), name.to_string()]),
+                    _ if bin => a.push("--bins".into()),
+                    _ => a.push("--lib".into()),
+                }
+                let mut path: Vec<String> = module.iter().map(|m| m.to_string()).collect();
+                if let Some(f) = filter {
+                    if mod_tests && !f.contains("::") {
+                        path.push("tests".into());
+                    }
+                    path.push(f.to_string());
+                }
+                if !path.is_empty() {
+                    let joined = path.join("::");
+                    // Without a name, `a::b::` keeps the filter to the module's own tests.
+                    let filter = if filter.is_some() { joined } else { format!("{joined}::") };
+                    a.extend(["--".to_string(), filter]);
+                }
+            } else {
+                return Err(format!(
+                    "{file} is neither an integration-test file (tests/NAME.rs) nor a source file under src/; \
+                     pass its crate directory as path, and {stem} as filter"
+                ));
+            }
+        }
+        Framework::Go => {
+            let dir = file.rsplit_once('/').map(|(d, _)| d).unwrap_or(".");
+            a.pop(); // ./...
+            if let Some(f) = filter {
+                a.push(format!("-run={f}"));
+            }
+            a.push(if dir == "." { "./".into() } else { format!("./{dir}") });
+        }
+        Framework::NodeTest => {
+            if let Some(f) = filter {
+                a.push(format!("--test-name-pattern={f}"));
+            }
+            a.push(file.into());
+        }
+        Framework::NpmScript => {
+            a.extend(["--".to_string(), file.to_string()]);
+            if let Some(f) = filter {
+                a.extend(["-t".to_string(), f.to_string()]);
+            }
+        }
+        Framework::Make | Framework::Custom => {
+            return Err(format!(
+                "{} runs the whole suite and cannot take one file; pass the project directory as path, or a \
+                 command that runs {file}",
+                fw.name()
+            ));
+        }
+    }
+    Ok(a)
+}
+
+/// The argv that runs the tests under `dir`, a directory inside the project (relative to it): a pytest path,
+/// `cargo test --tests` for `tests/` or a module filter under `src/`, `go test ./dir/...`, `node --test dir`.
+pub fn argv_for_dir(fw: Framework, dir: &str, filter: Option<&str>, report_mount: &str) -> Result<Vec<String>, String> {
+    let dir = dir.trim_end_matches('/');
+    match fw {
+        Framework::Cargo | Framework::Nextest => {
+            let mut a = argv(fw, None, report_mount);
+            let parts: Vec<&str> = dir.split('/').collect();
+            match parts[..] {
+                ["tests"] => a.push("--tests".into()),
+                ["src"] => a.push("--lib".into()),
+                ["src", ref module @ ..] => {
+                    a.push("--lib".into());
+                    if filter.is_none() {
+                        a.extend(["--".to_string(), format!("{}::", module.join("::"))]);
+                    }
+                }
+                _ => {
+                    return Err(format!(
+                        "{dir} is neither tests/ nor a module directory under src/; pass its crate directory as path"
+                    ));
+                }
+            }
+            if let Some(f) = filter {
+                a.extend(["--".to_string(), f.to_string()]);
+            }
+            Ok(a)
+        }
+        Framework::Go => {
+            let mut a = argv(fw, None, report_mount);
+            a.pop();
+            if let Some(f) = filter {
+                a.push(format!("-run={f}"));
+            }
+            a.push(format!("./{dir}/..."));
+            Ok(a)
+        }
+        _ => argv_for_file(fw, dir, filter, report_mount, false),
+    }
+}
+
 /// Reads what the runner printed (and wrote into the report directory) into counts, failures and build errors.
 pub fn parse(fw: Framework, stdout: &str, stderr: &str, combined: &str, junit: Option<&str>) -> Parsed {
     match fw {
@@ -262,6 +411,35 @@ mod tests {
             assert!(a.iter().any(|x| x.ends_with(evil)), "{fw:?}: {a:?}");
             assert!(!a.iter().any(|x| x == "-c"), "{fw:?} must not go through a shell");
         }
+    }
+
+    #[test]
+    fn a_test_file_becomes_the_runner_s_own_selection() {
+        let f = |fw, file, filter, m| argv_for_file(fw, file, filter, "/r", m).unwrap();
+        let tail = |v: Vec<String>, n: usize| v[v.len() - n..].join(" ");
+        assert_eq!(tail(f(Framework::Pytest, "tests/test_m.py", None, false), 2), "-- tests/test_m.py");
+        assert_eq!(tail(f(Framework::Pytest, "tests/test_m.py", Some("avg"), false), 4), "-k avg -- tests/test_m.py");
+        assert_eq!(tail(f(Framework::Cargo, "tests/api.rs", Some("x"), false), 4), "--test api -- x");
+        assert_eq!(tail(f(Framework::Cargo, "src/geo/mod.rs", None, true), 3), "--lib -- geo::");
+        assert_eq!(tail(f(Framework::Cargo, "src/geo/area.rs", Some("sq"), true), 3), "--lib -- geo::area::tests::sq");
+        assert_eq!(tail(f(Framework::Cargo, "src/lib.rs", None, true), 1), "--lib");
+        assert_eq!(tail(f(Framework::Go, "pkg/m/m_test.go", Some("TestA"), false), 2), "-run=TestA ./pkg/m");
+        assert_eq!(tail(f(Framework::Go, "m_test.go", None, false), 1), "./");
+        assert_eq!(
+            tail(f(Framework::NodeTest, "test/a.test.js", Some("adds"), false), 2),
+            "--test-name-pattern=adds test/a.test.js"
+        );
+        assert!(argv_for_file(Framework::Make, "t.sh", None, "/r", false).is_err());
+        assert_eq!(framework_of_file("tests/test_math.py"), Some(Framework::Pytest));
+        assert_eq!(framework_of_file("test/a.test.mjs"), Some(Framework::NodeTest));
+        assert_eq!(framework_of_file("src/math.py"), None);
+        let d = |fw, dir, filter| argv_for_dir(fw, dir, filter, "/r").unwrap();
+        assert_eq!(tail(d(Framework::Pytest, "tests/unit", Some("avg")), 4), "-k avg -- tests/unit");
+        assert_eq!(tail(d(Framework::Cargo, "tests", None), 1), "--tests");
+        assert_eq!(tail(d(Framework::Cargo, "src/geo", None), 3), "--lib -- geo::");
+        assert_eq!(tail(d(Framework::Go, "pkg", Some("TestA")), 2), "-run=TestA ./pkg/...");
+        assert_eq!(tail(d(Framework::NodeTest, "test", None), 1), "test");
+        assert!(argv_for_file(Framework::Cargo, "benches/b.rs", None, "/r", false).is_err());
     }
 
     #[test]

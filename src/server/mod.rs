@@ -5,6 +5,8 @@
 // logging/setLevel, so the server keeps answering it.
 #![allow(deprecated)]
 
+mod families;
+mod forgiving;
 pub mod http;
 pub mod logging;
 pub mod params;
@@ -17,10 +19,10 @@ use std::sync::{Arc, Mutex};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
-    CallToolResult, ContentBlock, Implementation, JsonObject, ListResourceTemplatesResult, ListResourcesResult,
-    PaginatedRequestParams, ProgressNotificationParam, ProtocolVersion, ReadResourceRequestParams,
-    ReadResourceResponse, ReadResourceResult, Resource, ResourceContents, ResourceTemplate, ServerCapabilities,
-    ServerConfig, SetLevelRequestParams, Tool,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, JsonObject,
+    ListResourceTemplatesResult, ListResourcesResult, PaginatedRequestParams, ProgressNotificationParam,
+    ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource, ResourceContents,
+    ResourceTemplate, ServerCapabilities, ServerConfig, SetLevelRequestParams, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, tool, tool_handler, tool_router};
@@ -84,15 +86,22 @@ where
     }
 }
 
-/// Deserializes a tool's arguments; the error names the offending field, so the model can fix that one.
-fn parse<T: serde::de::DeserializeOwned>(tool: &str, args: JsonObject) -> Result<T, CallToolResult> {
+/// Deserializes a tool's arguments after the forgiving pass (`forgiving.rs`) brought them to the shape of the
+/// tool's schema; the error names the offending field, so the model can fix that one.
+fn parse<T: serde::de::DeserializeOwned + schemars::JsonSchema + 'static>(
+    tool: &str,
+    mut args: JsonObject,
+) -> Result<T, CallToolResult> {
+    let refuse = |msg: String| {
+        CallToolResult::error(vec![ContentBlock::text(format!(
+            "invalid arguments for {tool}: {msg}; see the tool's input schema"
+        ))])
+    };
+    forgiving::normalize(&mut args, &schema::cached::<T>()).map_err(refuse)?;
     serde_path_to_error::deserialize(serde_json::Value::Object(args)).map_err(|e| {
         let at = e.path().to_string();
         let at = if at == "." { String::new() } else { format!("{at}: ") };
-        CallToolResult::error(vec![ContentBlock::text(format!(
-            "invalid arguments for {tool}: {at}{}; see the tool's input schema",
-            e.into_inner()
-        ))])
+        refuse(format!("{at}{}", e.into_inner()))
     })
 }
 
@@ -156,6 +165,36 @@ where
     result
 }
 
+/// Like `blocking`, for tools whose result also has structured content.
+async fn blocking_structured<F, R>(ct: CancellationToken, f: F) -> CallToolResult
+where
+    F: FnOnce(&Cancel) -> ToolResult<(String, R)> + Send + 'static,
+    R: serde::Serialize + Send + 'static,
+{
+    let structured = Arc::new(Mutex::new(None));
+    let slot = structured.clone();
+    let mut result = blocking(ct, move |cancel| {
+        let (text, report) = f(cancel)?;
+        *slot.lock().unwrap_or_else(|e| e.into_inner()) = serde_json::to_value(&report).ok();
+        Ok(text)
+    })
+    .await;
+    result.structured_content = structured.lock().unwrap_or_else(|e| e.into_inner()).take();
+    result
+}
+
+/// `text_result` with the structured content beside the text.
+fn structured_result<R: serde::Serialize>(r: ToolResult<(String, R)>) -> CallToolResult {
+    match r {
+        Ok((text, report)) => {
+            let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+            result.structured_content = serde_json::to_value(&report).ok();
+            result
+        }
+        Err(e) => text_result(Err(e)),
+    }
+}
+
 /// How often a long call reports progress.
 const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -167,6 +206,8 @@ fn text_result(r: ToolResult<String>) -> CallToolResult {
     }
 }
 
+// Annotations state only what differs from MCP's defaults (readOnlyHint and idempotentHint false), plus
+// destructiveHint and openWorldHint always: the listing is paid for in every session.
 #[tool_router]
 impl CodeboxServer {
     pub fn new(ctx: Context) -> Self {
@@ -186,6 +227,13 @@ Run a shell command (bash -c) in the workspace; returns the output cut to a budg
                 );
             }
         }
+        // Families turned off in codebox.toml are left out of tools/list; a call to one says how to turn it on.
+        let names: Vec<String> = tool_router.map.keys().map(|k| k.to_string()).collect();
+        for name in names {
+            if families::family_of(&name).is_some_and(|f| !ctx.config.tools.enabled(f)) {
+                tool_router.disable_route(name);
+            }
+        }
         // Each server value serves one client session: its own network namespace and jobs.
         CodeboxServer { ctx: ctx.for_new_session(), tool_router, log_level: Default::default() }
     }
@@ -199,6 +247,7 @@ Run a shell command (bash -c) in the workspace; returns the output cut to a budg
         name = "read_file",
         description = "Read a file as numbered lines, a window at a time, with its line count and version.",
         input_schema = schema::input::<ReadFileParams>(),
+        output_schema = schema::input::<ReadFileOutput>(),
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn read_file(&self, Parameters(args): Parameters<JsonObject>, ct: CancellationToken) -> CallToolResult {
@@ -210,10 +259,10 @@ Run a shell command (bash -c) in the workspace; returns the output cut to a budg
         // A small regular file is read in a few microseconds: handing it to the blocking pool would cost more
         // (a cross-thread wake-up each way) than the read itself. Anything else goes to the pool.
         if let Some(opened) = tools::read::open_small(&self.ctx, &req) {
-            return text_result(tools::read::read_opened(&self.ctx, &req, Some(opened)));
+            return structured_result(tools::read::read_opened(&self.ctx, &req, Some(opened)));
         }
         let ctx = self.ctx.clone();
-        blocking(ct, move |_| {
+        blocking_structured(ct, move |_| {
             let req =
                 tools::read::ReadRequest { path: &p.path, offset: p.offset, limit: p.limit, max_output_chars: None };
             tools::read::read_file(&ctx, &req)
@@ -261,7 +310,7 @@ Run a shell command (bash -c) in the workspace; returns the output cut to a budg
 
     #[tool(
         name = "read_output",
-        description = "The part of a cut result that was omitted, by id: a line range, or lines matching a regex.",
+        description = "The omitted part of a cut result, by id: a line range, or lines matching a regex.",
         input_schema = schema::input::<ReadOutputParams>(),
         annotations(read_only_hint = true, open_world_hint = false)
     )]
@@ -287,10 +336,10 @@ Run a shell command (bash -c) in the workspace; returns the output cut to a budg
 
     #[tool(
         name = "run_command",
-        description = "Run `bash -c command` in the workspace, in a kernel sandbox: no network beyond this session's \
-loopback (shared with jobs), writes only to the workspace and a private /tmp. The process tree dies at the timeout.",
+        description = "Run `bash -c command` in a kernel sandbox: no network beyond this session's loopback \
+(shared with jobs), writes only to the workspace and a private /tmp.",
         input_schema = schema::input::<RunCommandParams>(),
-        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = false)
+        annotations(destructive_hint = true, open_world_hint = false)
     )]
     async fn run_command(
         &self,
@@ -318,9 +367,9 @@ loopback (shared with jobs), writes only to the workspace and a private /tmp. Th
 
     #[tool(
         name = "write_file",
-        description = "Create or replace a file. Refused if it adds syntax errors. Returns the diff and new version.",
+        description = "Create or replace a file; refused if it adds syntax errors.",
         input_schema = schema::input::<WriteFileParams>(),
-        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
+        annotations(destructive_hint = true, idempotent_hint = true, open_world_hint = false)
     )]
     async fn write_file(&self, Parameters(args): Parameters<JsonObject>, ct: CancellationToken) -> CallToolResult {
         let p: WriteFileParams = match parse("write_file", args) {
@@ -328,7 +377,7 @@ loopback (shared with jobs), writes only to the workspace and a private /tmp. Th
             Err(e) => return e,
         };
         let ctx = self.ctx.clone();
-        blocking(ct, move |_| {
+        blocking_structured(ct, move |_| {
             let req = tools::edit::WriteRequest {
                 path: &p.path,
                 content: &p.content,
@@ -342,10 +391,10 @@ loopback (shared with jobs), writes only to the workspace and a private /tmp. Th
 
     #[tool(
         name = "edit_file",
-        description = "Replace old_string with new_string; each must match one place (or replace_all). Refused if \
-it adds syntax errors. Returns the diff and new version.",
+        description = "Replace old_string with new_string (one match, or replace_all); all edits or none; refused \
+if it adds syntax errors.",
         input_schema = schema::input::<EditFileParams>(),
-        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = false)
+        annotations(destructive_hint = true, open_world_hint = false)
     )]
     async fn edit_file(&self, Parameters(args): Parameters<JsonObject>, ct: CancellationToken) -> CallToolResult {
         let p: EditFileParams = match parse("edit_file", args) {
@@ -353,7 +402,7 @@ it adds syntax errors. Returns the diff and new version.",
             Err(e) => return e,
         };
         let ctx = self.ctx.clone();
-        blocking(ct, move |_| {
+        blocking_structured(ct, move |_| {
             let edits = p
                 .edits
                 .into_iter()
@@ -375,10 +424,39 @@ it adds syntax errors. Returns the diff and new version.",
     }
 
     #[tool(
+        name = "apply_patch",
+        description = "Change, add, delete or move files with one patch (Codex's format or a unified diff): all \
+files or none, one undo step.",
+        input_schema = schema::input::<ApplyPatchParams>(),
+        annotations(destructive_hint = true, open_world_hint = false)
+    )]
+    async fn apply_patch(
+        &self,
+        Parameters(args): Parameters<JsonObject>,
+        ct: CancellationToken,
+        rc: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let p: ApplyPatchParams = match parse("apply_patch", args) {
+            Ok(p) => p,
+            Err(e) => return e,
+        };
+        let ctx = self.ctx.clone();
+        blocking_report(ct, &rc, move |_, _| {
+            let req = tools::patch::PatchRequest {
+                patch: &p.patch,
+                expected_versions: p.expected_versions.unwrap_or_default(),
+                allow_syntax_errors: p.allow_syntax_errors.unwrap_or(false),
+            };
+            tools::patch::apply_patch(&ctx, &req)
+        })
+        .await
+    }
+
+    #[tool(
         name = "undo_edit",
-        description = "Restore a file to before codebox's last write to it.",
+        description = "Restore a file to before codebox's last write to it (every file of an apply_patch).",
         input_schema = schema::input::<UndoEditParams>(),
-        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = false)
+        annotations(destructive_hint = true, open_world_hint = false)
     )]
     async fn undo_edit(&self, Parameters(args): Parameters<JsonObject>, ct: CancellationToken) -> CallToolResult {
         let p: UndoEditParams = match parse("undo_edit", args) {
@@ -386,13 +464,12 @@ it adds syntax errors. Returns the diff and new version.",
             Err(e) => return e,
         };
         let ctx = self.ctx.clone();
-        blocking(ct, move |_| tools::edit::undo_edit(&ctx, &p.path)).await
+        blocking_structured(ct, move |_| tools::edit::undo_edit(&ctx, &p.path)).await
     }
 
     #[tool(
         name = "search",
-        description = "Search file contents with ripgrep's engine, honouring .gitignore; results grouped by file, \
-capped, sorted by path.",
+        description = "Search file contents (ripgrep), honouring .gitignore; matches grouped by file.",
         input_schema = schema::input::<SearchParams>(),
         annotations(read_only_hint = true, open_world_hint = false)
     )]
@@ -425,11 +502,11 @@ capped, sorted by path.",
 
     #[tool(
         name = "run_tests",
-        description = "Run the project's tests in the sandbox (runner detected). Returns status, counts, each \
-failure with file:line and message, or the build errors.",
+        description = "Run tests in the sandbox (runner detected): status, counts, each failure with file:line and \
+message, or the build errors.",
         input_schema = schema::input::<RunTestsParams>(),
         output_schema = schema::input::<RunTestsOutput>(),
-        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+        annotations(destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn run_tests(
         &self,
@@ -456,11 +533,10 @@ failure with file:line and message, or the build errors.",
 
     #[tool(
         name = "job_start",
-        description = "Start `bash -c command` as a background job in the sandbox (a server, a watcher, a long build). \
-It shares this session's loopback network with run_command and run_tests. Returns the job id at once, or with \
-wait_for once a line matches, the job exits or wait_secs pass.",
+        description = "Start `bash -c command` as a background job (server, watcher, build) in the sandbox, on this \
+session's loopback network. Returns its id, after waiting for wait_for, the exit or wait_secs.",
         input_schema = schema::input::<JobStartParams>(),
-        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = false)
+        annotations(destructive_hint = true, open_world_hint = false)
     )]
     async fn job_start(
         &self,
@@ -490,8 +566,8 @@ wait_for once a line matches, the job exits or wait_secs pass.",
 
     #[tool(
         name = "job_output",
-        description = "A job's output since the last read (each byte once), optionally waiting up to 60 s for new \
-output, a wait_for line or the exit; or tail / pattern over all it kept.",
+        description = "A job's new output since the last read, optionally waiting (wait_secs) for output, a wait_for \
+line or the exit; or tail/pattern over all it kept.",
         input_schema = schema::input::<JobOutputParams>(),
         annotations(read_only_hint = true, open_world_hint = false)
     )]
@@ -523,9 +599,9 @@ output, a wait_for line or the exit; or tail / pattern over all it kept.",
 
     #[tool(
         name = "job_input",
-        description = "Send a line to a job's stdin (a REPL, a prompt), optionally waiting for the answer.",
+        description = "Send a line to a job's stdin (REPL, prompt), optionally waiting for the answer.",
         input_schema = schema::input::<JobInputParams>(),
-        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = false)
+        annotations(destructive_hint = true, open_world_hint = false)
     )]
     async fn job_input(
         &self,
@@ -552,10 +628,9 @@ output, a wait_for line or the exit; or tail / pattern over all it kept.",
 
     #[tool(
         name = "job_stop",
-        description = "Stop a job: SIGTERM to its whole process tree, SIGKILL after a grace. Returns its exit status \
-and last lines.",
+        description = "Stop a job's process tree (SIGTERM, then SIGKILL). Returns its exit status and last lines.",
         input_schema = schema::input::<JobIdParams>(),
-        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
+        annotations(destructive_hint = true, idempotent_hint = true, open_world_hint = false)
     )]
     async fn job_stop(
         &self,
@@ -606,7 +681,7 @@ and last lines.",
 
     #[tool(
         name = "git_diff",
-        description = "git diff of the working tree (or the index with staged), optionally for one path.",
+        description = "git diff of the working tree (or the index: staged), optionally for one path.",
         input_schema = schema::input::<GitDiffParams>(),
         annotations(read_only_hint = true, open_world_hint = false)
     )]
@@ -624,9 +699,9 @@ and last lines.",
 
     #[tool(
         name = "git_commit",
-        description = "Stage and commit the given paths (default: every change) with a message.",
+        description = "Stage and commit paths (default: every change) with a message.",
         input_schema = schema::input::<GitCommitParams>(),
-        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = false)
+        annotations(destructive_hint = false, open_world_hint = false)
     )]
     async fn git_commit(&self, Parameters(args): Parameters<JsonObject>, ct: CancellationToken) -> CallToolResult {
         let p: GitCommitParams = match parse("git_commit", args) {
@@ -641,7 +716,7 @@ and last lines.",
         name = "git_branch",
         description = "Create a branch and switch to it (or switch, if it exists).",
         input_schema = schema::input::<GitBranchParams>(),
-        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+        annotations(destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn git_branch(&self, Parameters(args): Parameters<JsonObject>, ct: CancellationToken) -> CallToolResult {
         let p: GitBranchParams = match parse("git_branch", args) {
@@ -660,6 +735,21 @@ const RESOURCE_READ_MAX: u64 = 64 << 20;
 
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for CodeboxServer {
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        if self.tool_router.is_disabled(&request.name)
+            && let Some(family) = families::family_of(&request.name)
+        {
+            let msg = families::disabled_message(&request.name, family);
+            return Ok(CallToolResult::error(vec![ContentBlock::text(msg)]).into());
+        }
+        let tcc = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
+        self.tool_router.call(tcc).await
+    }
+
     fn get_info(&self) -> ServerConfig {
         let caps = ServerCapabilities::builder().enable_tools().enable_resources().enable_logging().build();
         ServerConfig::new(caps)

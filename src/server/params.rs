@@ -21,6 +21,18 @@ pub struct ReadFileParams {
     pub limit: Option<u64>,
 }
 
+// read_file's structuredContent (mirrors `tools::read::ReadInfo`); plain comments keep tools/list short.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[allow(dead_code)]
+pub struct ReadFileOutput {
+    pub path: String,
+    pub version: String,
+    pub start_line: u64,
+    pub end_line: u64,
+    pub total_lines: u64,
+    pub next_offset: Option<u64>,
+}
+
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListDirectoryParams {
@@ -33,7 +45,7 @@ pub struct ListDirectoryParams {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FindFilesParams {
-    /// Glob, e.g. `src/**/*.rs`; without `/` it matches names at any depth.
+    /// Glob (`src/**/*.rs`); without `/`, names at any depth.
     pub pattern: String,
     pub path: Option<String>,
 }
@@ -63,7 +75,7 @@ pub struct RunCommandParams {
     // The maximum is the default configuration's; the server states the configured one (`CodeboxServer::new`).
     #[schemars(range(min = 1, max = crate::config::SandboxSettings::default().max_timeout_secs))]
     pub timeout_secs: Option<u64>,
-    /// Extra variables, name to value.
+    /// Extra variables.
     pub env: Option<std::collections::BTreeMap<String, String>>,
     #[schemars(range(min = MIN_OUTPUT_CHARS))]
     pub max_output_chars: Option<usize>,
@@ -74,7 +86,7 @@ pub struct RunCommandParams {
 pub struct WriteFileParams {
     pub path: String,
     pub content: String,
-    /// From read_file or a write; refused if the file changed since.
+    /// From read_file; refused if the file changed since.
     pub expected_version: Option<String>,
     pub allow_syntax_errors: Option<bool>,
 }
@@ -91,9 +103,18 @@ pub struct EditParam {
 #[serde(deny_unknown_fields)]
 pub struct EditFileParams {
     pub path: String,
-    /// Applied in order, all or none.
     pub edits: Vec<EditParam>,
     pub expected_version: Option<String>,
+    pub allow_syntax_errors: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplyPatchParams {
+    /// `*** Begin Patch`, `*** Update File: p` (Add File, Delete File, Move to), `@@ ctx`, ` -+` lines, `*** End Patch`.
+    pub patch: String,
+    /// Path to version from read_file.
+    pub expected_versions: Option<std::collections::BTreeMap<String, String>>,
     pub allow_syntax_errors: Option<bool>,
 }
 
@@ -103,29 +124,14 @@ pub struct UndoEditParams {
     pub path: String,
 }
 
-/// Accepts `"*.rs"` as well as `["*.rs", "!target/**"]`: models send both.
-fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum OneOrMany {
-        One(String),
-        Many(Vec<String>),
-    }
-    Ok(Option::<OneOrMany>::deserialize(d)?.map(|v| match v {
-        OneOrMany::One(s) => vec![s],
-        OneOrMany::Many(v) => v,
-    }))
-}
-
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchParams {
     /// Rust regex (or a literal with fixed_strings).
     pub pattern: String,
-    /// Directory or file (default: the root).
+    /// Directory or file.
     pub path: Option<String>,
-    /// Globs; `!` excludes: ["*.rs", "!**/tests/**"].
-    #[serde(default, deserialize_with = "one_or_many")]
+    /// `!` excludes: "!**/tests/**".
     pub glob: Option<Vec<String>>,
     /// ripgrep type: rust, py, js, ts, go…
     #[serde(rename = "type")]
@@ -150,9 +156,9 @@ pub struct SearchParams {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunTestsParams {
-    /// Project directory (default: the root).
+    /// Project directory or test file (default: root).
     pub path: Option<String>,
-    /// A test name or path, in the runner's own syntax.
+    /// Test name, in the runner's own syntax.
     pub filter: Option<String>,
     /// Shell command instead of the detected runner.
     pub command: Option<String>,
@@ -205,7 +211,6 @@ pub struct GitStatusParams {}
 #[serde(deny_unknown_fields)]
 pub struct GitDiffParams {
     pub path: Option<String>,
-    /// The index instead of the working tree.
     pub staged: Option<bool>,
     #[schemars(range(min = MIN_OUTPUT_CHARS))]
     pub max_output_chars: Option<usize>,
@@ -215,7 +220,6 @@ pub struct GitDiffParams {
 #[serde(deny_unknown_fields)]
 pub struct GitCommitParams {
     pub message: String,
-    /// Only these (default: every change).
     pub paths: Option<Vec<String>>,
 }
 
@@ -233,12 +237,12 @@ pub struct JobStartParams {
     pub env: Option<std::collections::BTreeMap<String, String>>,
     /// A label, usable as the id.
     pub name: Option<String>,
-    /// Regex: return once an output line matches.
+    /// Regex: return once a line matches.
     pub wait_for: Option<String>,
-    /// Longest wait (default 30 with wait_for, else 0).
+    /// Default 30 with wait_for, else 0.
     #[schemars(range(max = crate::tools::jobs::MAX_WAIT_SECS))]
     pub wait_secs: Option<u64>,
-    /// Kill the job after this long (default: never).
+    /// Default: never.
     #[schemars(range(min = 1))]
     pub timeout_secs: Option<u64>,
 }
@@ -247,17 +251,16 @@ pub struct JobStartParams {
 #[serde(deny_unknown_fields)]
 pub struct JobOutputParams {
     pub id: String,
-    /// Byte offset to read from (default: where the last read ended).
+    /// Default: where the last read ended.
     pub cursor: Option<u64>,
     /// Regex: wait for a matching line.
     pub wait_for: Option<String>,
-    /// Wait this long for new output, a wait_for line or the exit.
     #[schemars(range(max = crate::tools::jobs::MAX_WAIT_SECS))]
     pub wait_secs: Option<u64>,
-    /// The last N lines of all kept output instead.
+    /// Last N lines of all kept output.
     #[schemars(range(min = 1, max = crate::tools::jobs::MAX_TAIL_LINES))]
     pub tail: Option<usize>,
-    /// Regex: the matching lines of all kept output instead.
+    /// Regex over all kept output.
     pub pattern: Option<String>,
     #[schemars(range(min = MIN_OUTPUT_CHARS))]
     pub max_output_chars: Option<usize>,
@@ -267,7 +270,7 @@ pub struct JobOutputParams {
 #[serde(deny_unknown_fields)]
 pub struct JobInputParams {
     pub id: String,
-    /// Written to stdin; a newline is added if missing.
+    /// Sent to stdin (newline added).
     pub text: String,
     pub wait_for: Option<String>,
     #[schemars(range(max = crate::tools::jobs::MAX_WAIT_SECS))]

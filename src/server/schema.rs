@@ -41,6 +41,16 @@ pub fn input<T: JsonSchema>() -> Arc<JsonObject> {
     }
 }
 
+/// `input::<T>()`, computed once per type: the forgiving pass reads it on every call.
+pub fn cached<T: JsonSchema + 'static>() -> Arc<JsonObject> {
+    use std::any::TypeId;
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<HashMap<TypeId, Arc<JsonObject>>>> = OnceLock::new();
+    let mut cache = CACHE.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    cache.entry(TypeId::of::<T>()).or_insert_with(input::<T>).clone()
+}
+
 /// Sets `keyword` of one property of a tool's schema, for bounds that come from the configuration (the
 /// generated schema states the defaults). Does nothing when the schema has no such property.
 pub fn set_property_keyword(schema: &mut Arc<JsonObject>, property: &str, keyword: &str, value: Value) {

@@ -141,7 +141,11 @@ pub fn execute(
     if let Some(r) = lines.stderr_summary() {
         out.push_str(&format!(" · {r}"));
     }
-    out.push_str(&format!(" · {}]", layers_summary(&outcome.layers)));
+    // The layers are said once per session, and again only when they differ (a skipped layer always shows).
+    match layers_note(ctx, &outcome.layers) {
+        Some(layers) => out.push_str(&format!(" · {layers}]")),
+        None => out.push(']'),
+    }
     if !network.is_empty() {
         out.push('\n');
         out.push_str(network.trim_end());
@@ -177,6 +181,15 @@ pub fn limits_note(ctx: &Context, ev: &crate::sandbox::cgroup::Events) -> Option
         ));
     }
     (!parts.is_empty()).then(|| format!("[limits: {}]", parts.join("; ")))
+}
+
+/// The layers for a result: said once per session and again when they change; skipped layers on every result.
+pub fn layers_note(ctx: &Context, layers: &[Layer]) -> Option<String> {
+    let summary = layers_summary(layers);
+    if layers.iter().any(|l| !l.enforced) {
+        return Some(summary);
+    }
+    ctx.session.once(summary)
 }
 
 /// One word per enforced layer, and what was skipped, so every result says how it was confined.

@@ -4,8 +4,10 @@
 
 use crate::edits::{self, Edit, Strategy};
 use crate::error::{ErrorKind, ToolError, ToolResult};
+use crate::history::{DELETED, Group};
 use crate::syntax::{self, Lang};
 use crate::tools::Context;
+use crate::tools::patch::{FileReport, PatchReport};
 use crate::workspace::WorkspacePath;
 use crate::workspace::write::Existing;
 
@@ -23,12 +25,20 @@ pub struct EditRequest<'a> {
     pub allow_syntax_errors: bool,
 }
 
-fn protected(ctx: &Context) -> &[String] {
+/// The structuredContent of write_file and edit_file: the file's new version, for the next expected_version.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct WriteInfo {
+    pub path: String,
+    pub version: String,
+    pub lines: usize,
+}
+
+pub(super) fn protected(ctx: &Context) -> &[String] {
     &ctx.config.sandbox.protected
 }
 
 /// The existing file, or None when it does not exist yet.
-fn existing(ctx: &Context, p: &WorkspacePath) -> ToolResult<Option<Existing>> {
+pub(super) fn existing(ctx: &Context, p: &WorkspacePath) -> ToolResult<Option<Existing>> {
     match ctx.ws.read_for_edit(p, protected(ctx)) {
         Ok(e) => Ok(Some(e)),
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
@@ -58,7 +68,7 @@ fn check_version(shown: &str, expected: Option<&str>, current: Option<&Existing>
 
 /// The syntax gate: refuses text that adds syntax errors the old text did not have. Returns a note for the result.
 /// Parse trees are cached per path, so a check after a read or an earlier edit reparses only what changed.
-fn gate(ctx: &Context, p: &WorkspacePath, old: Option<&str>, new: &str, allow: bool) -> ToolResult<String> {
+pub(super) fn gate(ctx: &Context, p: &WorkspacePath, old: Option<&str>, new: &str, allow: bool) -> ToolResult<String> {
     let shown = &p.display();
     let Some(lang) = Lang::detect(shown, new) else {
         return Ok("not syntax-checked (no grammar for this file type)".into());
@@ -98,7 +108,8 @@ fn commit(
     new: &str,
     summary: String,
     syntax_note: String,
-) -> ToolResult<String> {
+    context: usize,
+) -> ToolResult<(String, WriteInfo)> {
     let (written, before) = ctx.ws.write_atomic(p, new.as_bytes(), protected(ctx))?;
     // The undo step holds what the write replaced, read through the same fd resolution as the write itself.
     let before_ref = before.as_ref().map(|b| (b.bytes.as_slice(), b.mode));
@@ -110,15 +121,19 @@ fn commit(
     let verb = if written.created { "created" } else { "updated" };
     let mut out = format!("{verb} {shown}: {summary}{lines} lines · version {} · {syntax_note}\n", written.version);
     let old_text = old.map(|o| String::from_utf8_lossy(&o.bytes).into_owned()).unwrap_or_default();
-    let diff = edits::unified_diff(&shown, &old_text, new);
+    // A created file's diff would repeat the content the model just sent.
+    let diff =
+        if old.is_none() { String::new() } else { edits::unified_diff_with_context(&shown, &old_text, new, context) };
+    // The `--- a/x` / `+++ b/x` header repeats the path the first line already names.
+    let diff = diff.splitn(3, '\n').nth(2).filter(|_| diff.starts_with("--- ")).unwrap_or(&diff);
     if !diff.is_empty() {
         let budget = ctx.budget(None)?.saturating_sub(out.len());
-        out.push_str(&super::capture::fit(ctx, &diff, budget.max(1000)));
+        out.push_str(&super::capture::fit(ctx, diff, budget.max(1000)));
     }
-    Ok(out)
+    Ok((out, WriteInfo { path: shown, version: written.version, lines }))
 }
 
-pub fn write_file(ctx: &Context, req: &WriteRequest<'_>) -> ToolResult<String> {
+pub fn write_file(ctx: &Context, req: &WriteRequest<'_>) -> ToolResult<(String, WriteInfo)> {
     let p = ctx.ws.path(req.path)?;
     let shown = p.display();
     let old = existing(ctx, &p)?;
@@ -126,13 +141,14 @@ pub fn write_file(ctx: &Context, req: &WriteRequest<'_>) -> ToolResult<String> {
     let old_text = old.as_ref().map(|o| String::from_utf8_lossy(&o.bytes).into_owned());
     if old_text.as_deref() == Some(req.content) {
         let v = old.as_ref().map(|o| o.version.clone()).unwrap_or_default();
-        return Ok(format!("{shown} already holds exactly this content; nothing written · version {v}"));
+        let text = format!("{shown} already holds exactly this content; nothing written · version {v}");
+        return Ok((text, WriteInfo { path: shown, version: v, lines: req.content.lines().count() }));
     }
     let note = gate(ctx, &p, old_text.as_deref(), req.content, req.allow_syntax_errors)?;
-    commit(ctx, &p, old.as_ref(), req.content, String::new(), note)
+    commit(ctx, &p, old.as_ref(), req.content, String::new(), note, 3)
 }
 
-pub fn edit_file(ctx: &Context, req: &EditRequest<'_>) -> ToolResult<String> {
+pub fn edit_file(ctx: &Context, req: &EditRequest<'_>) -> ToolResult<(String, WriteInfo)> {
     if req.edits.is_empty() {
         return Err(ToolError::invalid("edits is empty; give at least one {old_string, new_string}"));
     }
@@ -179,10 +195,13 @@ pub fn edit_file(ctx: &Context, req: &EditRequest<'_>) -> ToolResult<String> {
                 .push_str(&format!("{} replacement(s) at lines {}-{} · ", a.replacements, a.first_line, a.last_line));
         }
     }
-    commit(ctx, &p, Some(&old), &outcome.text, summary, note)
+    // After exact matches the model knows the replaced text: one line of context places the change.
+    let exact = outcome.applied.iter().all(|a| a.strategy == Strategy::Exact);
+    commit(ctx, &p, Some(&old), &outcome.text, summary, note, if exact { 1 } else { 3 })
 }
 
-pub fn undo_edit(ctx: &Context, path: &str) -> ToolResult<String> {
+/// undo_edit: the text, and every file it put back with its new version (none when it removed the file).
+pub fn undo_edit(ctx: &Context, path: &str) -> ToolResult<(String, PatchReport)> {
     let p = ctx.ws.path(path)?;
     let shown = p.display();
     let current = existing(ctx, &p)?;
@@ -192,7 +211,10 @@ pub fn undo_edit(ctx: &Context, path: &str) -> ToolResult<String> {
     let Some((entry, behind)) = ctx.history.peek(&rel).map_err(io)? else {
         return Err(ToolError::new(ErrorKind::NotFound, format!("no codebox write to {shown:?} to undo")));
     };
-    let now = current.as_ref().map(|c| c.version.as_str()).unwrap_or("(deleted)");
+    if let Some(group) = &entry.group {
+        return undo_group(ctx, group);
+    }
+    let now = current.as_ref().map(|c| c.version.as_str()).unwrap_or(DELETED);
     if now != entry.after_version {
         return Err(ToolError::new(
             ErrorKind::InvalidArgument,
@@ -209,20 +231,78 @@ pub fn undo_edit(ctx: &Context, path: &str) -> ToolResult<String> {
             format!("the previous content of {shown:?} was too large to keep"),
         ));
     }
-    let restored = if entry.existed {
+    let (restored, file) = if entry.existed {
         let (written, _) = ctx.ws.write_atomic(&p, &entry.before, protected(ctx))?;
-        format!("restored {shown} to its content before codebox's last write · version {}", written.version)
+        let text = format!("restored {shown} to its content before codebox's last write · version {}", written.version);
+        (text, FileReport { path: shown.clone(), action: "restored", version: Some(written.version) })
     } else {
         ctx.ws.remove_file(&p, protected(ctx))?;
-        format!("removed {shown}, which codebox's last write had created")
+        let text = format!("removed {shown}, which codebox's last write had created");
+        (text, FileReport { path: shown.clone(), action: "deleted", version: None })
     };
     ctx.history.pop(&rel).map_err(io)?;
     let old_text = current.map(|c| String::from_utf8_lossy(&c.bytes).into_owned()).unwrap_or_default();
     let new_text = String::from_utf8_lossy(&entry.before).into_owned();
     let diff = edits::unified_diff(&shown, &old_text, &new_text);
     let budget = ctx.budget(None)?;
-    Ok(format!(
+    let text = format!(
         "{restored} · {behind} earlier undo step(s) remain\n{}",
         super::capture::fit(ctx, &diff, budget.saturating_sub(300))
-    ))
+    );
+    Ok((text, PatchReport { files: vec![file] }))
+}
+
+/// Undoes every write of one multi-file call (apply_patch) together, or none: each file must still hold what
+/// the call wrote, and the call's write must be its newest undo step.
+fn undo_group(ctx: &Context, group: &Group) -> ToolResult<(String, PatchReport)> {
+    let mut steps = Vec::new();
+    for rel in &group.paths {
+        let p = ctx.ws.path(&rel.to_string_lossy())?;
+        let shown = p.display();
+        let io = |e: std::io::Error| ToolError::new(ErrorKind::Io, format!("undo history for {shown:?}: {e}"));
+        let Some((entry, _)) = ctx.history.peek(rel).map_err(io)? else {
+            return Err(ToolError::new(ErrorKind::NotFound, format!("the undo step of {shown:?} is gone")));
+        };
+        if entry.group.as_ref().map(|g| &g.id) != Some(&group.id) {
+            return Err(ToolError::invalid(format!(
+                "{shown:?} was written again after the patch that also changed {} file(s); undo_edit(path={shown:?}) \
+                 undoes that later write first",
+                group.paths.len()
+            )));
+        }
+        let current = existing(ctx, &p)?;
+        let now = current.as_ref().map(|c| c.version.as_str()).unwrap_or(DELETED);
+        if now != entry.after_version || entry.too_large {
+            return Err(ToolError::invalid(format!(
+                "{shown:?} changed after the patch (or its old content was too large to keep); undoing the patch \
+                 would lose that, so nothing was undone. Read the files and edit them instead"
+            )));
+        }
+        steps.push((p, shown, current, entry));
+    }
+    let mut out = format!("undid one apply_patch over {} files\n", steps.len());
+    let mut diffs = String::new();
+    let mut report = PatchReport { files: Vec::new() };
+    for (p, shown, current, entry) in &steps {
+        if entry.existed {
+            let (written, _) = ctx.ws.write_atomic(p, &entry.before, protected(ctx))?;
+            let verb = if current.is_some() { "restored" } else { "recreated" };
+            out.push_str(&format!("{verb} {shown} · version {}\n", written.version));
+            report.files.push(FileReport { path: shown.clone(), action: "restored", version: Some(written.version) });
+        } else if current.is_some() {
+            ctx.ws.remove_file(p, protected(ctx))?;
+            out.push_str(&format!("removed {shown}, which the patch created\n"));
+            report.files.push(FileReport { path: shown.clone(), action: "deleted", version: None });
+        }
+        let old_text = current.as_ref().map(|c| String::from_utf8_lossy(&c.bytes).into_owned()).unwrap_or_default();
+        diffs.push_str(&edits::unified_diff(shown, &old_text, &String::from_utf8_lossy(&entry.before)));
+    }
+    for rel in &group.paths {
+        if let Err(e) = ctx.history.pop(rel) {
+            tracing::warn!("undo history not updated for {}: {e}", rel.display());
+        }
+    }
+    let budget = ctx.budget(None)?.saturating_sub(out.len());
+    out.push_str(&super::capture::fit(ctx, &diffs, budget.max(1000)));
+    Ok((out, report))
 }

@@ -62,7 +62,13 @@ fn git(ctx: &Context, args: &[&str], cancel: &Cancel, budget: usize) -> ToolResu
         lifetime: crate::sandbox::Lifetime::Call,
     };
     let done = execute(ctx, &run, None, budget, cancel, &Progress::default())?;
-    Ok((matches!(done.exit, crate::sandbox::Exit::Code(0)), done.text))
+    let ok = matches!(done.exit, crate::sandbox::Exit::Code(0));
+    // A successful git run's status line (exit 0, its time, the layers) tells the model nothing; a failure's does.
+    let text = match done.text.rfind("\n[exit 0 ·").or_else(|| done.text.starts_with("[exit 0 ·").then_some(0)) {
+        Some(at) if ok && !done.text[at..].contains("SKIPPED") => done.text[..at].to_string(),
+        _ => done.text,
+    };
+    Ok((ok, text))
 }
 
 /// A path argument: checked by the workspace (never outside it), then passed after `--` as relative text.
@@ -93,7 +99,19 @@ pub fn diff(
         p = rel_path(ctx, path)?;
         args.push(&p);
     }
-    Ok(git(ctx, &args, cancel, ctx.budget(max_output_chars)?)?.1)
+    let text = git(ctx, &args, cancel, ctx.budget(max_output_chars)?)?.1;
+    // `index 3f2a1b0..9c8d7e6 100644`: object ids the model never uses. The --stat block sums up several files;
+    // for one file its patch says the same.
+    let one_file = text.matches("\ndiff --git ").count() == 1;
+    let start = if one_file { text.find("diff --git ").unwrap_or(0) } else { 0 };
+    let kept: Vec<&str> = text[start..].split_inclusive('\n').filter(|l| !is_index_line(l)).collect();
+    Ok(if text.is_empty() { "no changes".into() } else { kept.concat() })
+}
+
+fn is_index_line(l: &str) -> bool {
+    l.strip_prefix("index ")
+        .and_then(|r| r.split_whitespace().next())
+        .is_some_and(|ids| ids.contains("..") && ids.chars().all(|c| c.is_ascii_hexdigit() || c == '.'))
 }
 
 pub fn commit(ctx: &Context, message: &str, paths: &[String], cancel: &Cancel) -> ToolResult<String> {

@@ -180,8 +180,10 @@ pub fn start(
             report,
         ));
     }
-    let layers = super::command::layers_summary(&job.layers);
-    Ok((format!("{text}\n[{layers}]"), report))
+    match super::command::layers_note(ctx, &job.layers) {
+        Some(layers) => Ok((format!("{text}\n[{layers}]"), report)),
+        None => Ok((text, report)),
+    }
 }
 
 pub fn output(

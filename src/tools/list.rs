@@ -39,6 +39,8 @@ pub fn list_directory(ctx: &Context, req: &ListRequest<'_>, cancel: &Cancel) -> 
     let mut seen: HashMap<PathBuf, usize> = HashMap::new();
     let mut elided: HashMap<PathBuf, usize> = HashMap::new();
     let mut stopped = false;
+    // Some directory at the depth limit holds more: the footer says how to see it.
+    let mut deeper = false;
     for item in builder.build() {
         cancel.check()?;
         let Ok(e) = item else { continue };
@@ -88,7 +90,10 @@ pub fn list_directory(ctx: &Context, req: &ListRequest<'_>, cancel: &Cancel) -> 
             // A directory at the depth limit shows how much it holds, so the model knows where to look deeper.
             let note = if e.depth == depth {
                 match ctx.ws.entry_count(&start.join(&e.rel)) {
-                    Some(n) => format!(" ({n} entries)"),
+                    Some(n) => {
+                        deeper |= n > 0;
+                        format!(" ({n} entries)")
+                    }
                     None => String::new(),
                 }
             } else {
@@ -115,11 +120,12 @@ pub fn list_directory(ctx: &Context, req: &ListRequest<'_>, cancel: &Cancel) -> 
             "[listing stopped at {} entries; list a subdirectory (path=…) or a smaller depth]\n",
             limits.list_max_entries
         ));
-    } else {
-        out.push_str(&format!(
-            "[depth {depth}; .gitignore'd files and .git hidden; depth={} or a subdirectory shows more]\n",
-            (depth + 1).min(MAX_DEPTH)
-        ));
+    } else if deeper {
+        out.push_str(&format!("[depth={} or a subdirectory shows more]\n", (depth + 1).min(MAX_DEPTH)));
+    }
+    // Said once per session: it holds for every listing.
+    if let Some(note) = ctx.session.once(".gitignore'd and .git not listed".into()) {
+        out.push_str(&format!("[{note}]\n"));
     }
     Ok(out)
 }

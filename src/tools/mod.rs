@@ -8,6 +8,7 @@ pub mod jobs;
 pub mod list;
 pub mod network;
 pub mod output_tool;
+pub mod patch;
 pub mod read;
 pub mod run_tests;
 pub mod search;

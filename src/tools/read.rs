@@ -48,12 +48,28 @@ pub fn open_small(ctx: &Context, req: &ReadRequest<'_>) -> Option<Opened> {
     (meta.len() <= INLINE_MAX).then_some(Opened { path, file, meta })
 }
 
-pub fn read_file(ctx: &Context, req: &ReadRequest<'_>) -> ToolResult<String> {
+/// read_file's structuredContent: what a program driving the loop needs without scraping the text.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReadInfo {
+    pub path: String,
+    /// Pass as expected_version to a write to refuse it if the file changed since.
+    pub version: String,
+    /// The lines returned, 1-based (0 and 0 when none: an empty or binary file).
+    pub start_line: u64,
+    pub end_line: u64,
+    /// The file's line count (a lower bound when counting stopped in a huge file).
+    pub total_lines: u64,
+    /// The offset of the next window, when there is more.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_offset: Option<u64>,
+}
+
+pub fn read_file(ctx: &Context, req: &ReadRequest<'_>) -> ToolResult<(String, ReadInfo)> {
     read_opened(ctx, req, None)
 }
 
 /// read_file, from the file `opened` when given (it must be `req`'s).
-pub fn read_opened(ctx: &Context, req: &ReadRequest<'_>, opened: Option<Opened>) -> ToolResult<String> {
+pub fn read_opened(ctx: &Context, req: &ReadRequest<'_>, opened: Option<Opened>) -> ToolResult<(String, ReadInfo)> {
     let offset = req.offset.unwrap_or(1);
     if offset == 0 {
         return Err(ToolError::invalid("offset is 1-based: the first line is offset=1"));
@@ -95,15 +111,24 @@ pub fn read_opened(ctx: &Context, req: &ReadRequest<'_>, opened: Option<Opened>)
 
     let head = reader.fill_buf().map_err(io_err)?;
     let sniff = &head[..head.len().min(SNIFF_BYTES)];
+    let info = |start_line, end_line, total_lines, next_offset| ReadInfo {
+        path: shown.clone(),
+        version: version.clone(),
+        start_line,
+        end_line,
+        total_lines,
+        next_offset,
+    };
     if sniff.contains(&0) {
-        return Ok(format!(
+        let text = format!(
             "{shown}: binary file, {} ({}); not shown. version {version}",
             human_bytes(size),
             guess_type(sniff)
-        ));
+        );
+        return Ok((text, info(0, 0, 0, None)));
     }
     if size == 0 {
-        return Ok(format!("[{shown}: empty file (0 lines) · version {version}]"));
+        return Ok((format!("[{shown}: empty file (0 lines) · version {version}]"), info(0, 0, 0, None)));
     }
     // An edit usually follows a read: parse the file now, off the call, so the edit's syntax check is incremental.
     if let Some(text) = whole.as_deref().filter(|b| b.len() >= WARM_MIN_BYTES).and_then(|b| std::str::from_utf8(b).ok())
@@ -144,13 +169,14 @@ pub fn read_opened(ctx: &Context, req: &ReadRequest<'_>, opened: Option<Opened>)
         }
         let (text, clipped) = clip_head(&text, max_line, total_len);
         clipped_lines += clipped as u64;
-        // `{line_no:>6}\t{text}\n`, written in place: its length is known without building it.
-        let entry_len = 6.max(line_no.checked_ilog10().unwrap_or(0) as usize + 1) + text.len() + 2;
+        // `{line_no}\t{text}\n`, written in place: its length is known without building it. No padding: the
+        // gutter is paid on every line of every read.
+        let entry_len = line_no.checked_ilog10().unwrap_or(0) as usize + 1 + text.len() + 2;
         if out.len() + entry_len + FOOTER_RESERVE > budget && last_shown >= offset {
             budget_hit = true;
             continue;
         }
-        let _ = writeln!(out, "{line_no:>6}\t{text}");
+        let _ = writeln!(out, "{line_no}\t{text}");
         last_shown = line_no;
     }
     let total = if counting_stopped { format!("at least {line_no}") } else { line_no.to_string() };
@@ -159,12 +185,21 @@ pub fn read_opened(ctx: &Context, req: &ReadRequest<'_>, opened: Option<Opened>)
             "offset {offset} is past the end of {shown:?}, which has {line_no} lines"
         )));
     }
-    let mut footer = format!("[{shown}: lines {offset}-{last_shown} of {total}");
+    let more = last_shown < line_no || counting_stopped;
+    // The whole file: its length and version are all the footer needs to say.
+    let entire = offset == 1 && !more;
+    let mut footer = if entire {
+        format!("[{shown}: {total} lines · version {version}")
+    } else {
+        format!("[{shown}: lines {offset}-{last_shown} of {total}")
+    };
     if counting_stopped {
         footer.push_str(&format!(" ({} file; counting stopped)", human_bytes(size)));
     }
-    footer.push_str(&format!(" · version {version}"));
-    if last_shown < line_no || counting_stopped {
+    if !entire {
+        footer.push_str(&format!(" · version {version}"));
+    }
+    if more {
         let why = if budget_hit { "output budget reached; " } else { "" };
         footer.push_str(&format!(" · {why}next: read_file(path={shown:?}, offset={})", last_shown + 1));
     }
@@ -178,7 +213,8 @@ pub fn read_opened(ctx: &Context, req: &ReadRequest<'_>, opened: Option<Opened>)
         footer.push_str("\n[the file is not valid UTF-8; invalid bytes are shown as \u{FFFD}]");
     }
     out.push_str(&footer);
-    Ok(out)
+    let next = more.then_some(last_shown + 1);
+    Ok((out, info(if last_shown >= offset { offset } else { 0 }, last_shown, line_no, next)))
 }
 
 /// Reads one line into `buf`, keeping at most `cap` bytes of it; returns the line's full length (with its

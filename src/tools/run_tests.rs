@@ -50,31 +50,85 @@ pub fn run_tests(
     cancel: &Cancel,
     progress: &Progress,
 ) -> ToolResult<(TestRun, String)> {
-    let dir_path = ctx.ws.path(req.path.unwrap_or("."))?;
-    let cwd = ctx.ws.dir_path(&dir_path)?;
-    let rel_dir = ctx.ws.relative_display(&cwd);
+    let target = ctx.ws.path(req.path.unwrap_or("."))?;
+    let shown = target.display();
     if req.command.is_some() && req.filter.is_some() {
         return Err(ToolError::invalid(
             "give filter or command, not both: a filter is passed to the detected runner as one argument, and \
              codebox never splices it into a command string; put it in the command yourself",
         ));
     }
+    let read_in = |dir: &str, name: &str| -> Option<String> {
+        let p = ctx.ws.path(&format!("{dir}/{name}")).ok()?;
+        let (mut f, meta) = ctx.ws.open_file(&p).ok()?;
+        if meta.len() > 1 << 20 {
+            return Some(String::new());
+        }
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut f, &mut s).ok()?;
+        Some(s)
+    };
+    // The nearest directory from `dir` up to the root whose runner is detected (the root when none is).
+    let project_of = |mut dir: &str| loop {
+        if testrun::detect(&|n| read_in(dir, n), false).is_some() || dir == "." {
+            break dir.to_string();
+        }
+        dir = dir.rsplit_once('/').map(|(p, _)| p).unwrap_or(".");
+    };
+    let custom_set = req.command.is_some() || ctx.config.tests.command.is_some();
+    // A project directory is run as it is; a test file, or a directory inside a project, is run inside the
+    // nearest enclosing project that has a runner, with the runner told which tests.
+    let (cwd, file) = match ctx.ws.dir_path(&target) {
+        Ok(cwd) => {
+            let rel = ctx.ws.relative_display(&cwd);
+            let project = if custom_set || rel == "." { rel.clone() } else { project_of(&rel) };
+            if project == rel || (project == "." && testrun::detect(&|n| read_in(".", n), false).is_none()) {
+                (cwd, None)
+            } else {
+                let in_project = if project == "." { rel.clone() } else { rel[project.len() + 1..].to_string() };
+                (ctx.ws.dir_path(&ctx.ws.path(&project)?)?, Some(Target::Dir(in_project)))
+            }
+        }
+        Err(dir_err) => {
+            let Ok((mut f, _)) = ctx.ws.open_file(&target) else {
+                return Err(ToolError::new(
+                    dir_err.kind(),
+                    format!(
+                        "run_tests takes a project directory or a test file as path; {shown:?} is neither ({}). \
+                         Omit path to run the workspace's tests",
+                        dir_err.message()
+                    ),
+                ));
+            };
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut std::io::Read::take(&mut f, 4 << 20), &mut text);
+            let rel = ctx.ws.resolved_rel(&target).unwrap_or_else(|| target.as_rel().to_path_buf());
+            let rel = rel.to_string_lossy().into_owned();
+            let project = project_of(rel.rsplit_once('/').map(|(d, _)| d).unwrap_or("."));
+            let in_project = if project == "." { rel.clone() } else { rel[project.len() + 1..].to_string() };
+            let cwd = ctx.ws.dir_path(&ctx.ws.path(&project)?)?;
+            (cwd, Some(Target::File(in_project, text.contains("mod tests"))))
+        }
+    };
+    let rel_dir = ctx.ws.relative_display(&cwd);
     let shell = &ctx.sandbox.settings().shell;
     let custom = req.command.map(str::to_string).or_else(|| ctx.config.tests.command.clone());
     let (fw, argv) = match custom {
+        Some(_) if file.is_some() => {
+            return Err(ToolError::invalid(format!(
+                "a test file cannot be given to a command (the call's or [tests] command in codebox.toml): put \
+                 {shown} in the command, or pass its project directory as path"
+            )));
+        }
         Some(c) => (Framework::Custom, vec![shell.clone(), "-c".into(), c]),
         None => {
-            let read = |name: &str| -> Option<String> {
-                let p = ctx.ws.path(&format!("{rel_dir}/{name}")).ok()?;
-                let (mut f, meta) = ctx.ws.open_file(&p).ok()?;
-                if meta.len() > 1 << 20 {
-                    return Some(String::new());
-                }
-                let mut s = String::new();
-                std::io::Read::read_to_string(&mut f, &mut s).ok()?;
-                Some(s)
+            let detected = testrun::detect(&|n| read_in(&rel_dir, n), on_path("cargo-nextest"));
+            // A test file in a project without markers (a bare `tests/test_x.py`) names its runner itself.
+            let by_file = match &file {
+                Some(Target::File(f, _)) => testrun::framework_of_file(f),
+                _ => None,
             };
-            let fw = testrun::detect(&read, on_path("cargo-nextest")).ok_or_else(|| {
+            let fw = detected.or(by_file).ok_or_else(|| {
                 ToolError::new(
                     ErrorKind::NotFound,
                     format!(
@@ -83,7 +137,16 @@ pub fn run_tests(
                     ),
                 )
             })?;
-            (fw, testrun::argv(fw, req.filter, REPORT_MOUNT))
+            let argv = match &file {
+                Some(Target::Dir(d)) => {
+                    testrun::argv_for_dir(fw, d, req.filter, REPORT_MOUNT).map_err(ToolError::invalid)?
+                }
+                Some(Target::File(f, mod_tests)) => {
+                    testrun::argv_for_file(fw, f, req.filter, REPORT_MOUNT, *mod_tests).map_err(ToolError::invalid)?
+                }
+                None => testrun::argv(fw, req.filter, REPORT_MOUNT),
+            };
+            (fw, argv)
         }
     };
     let report_dir = tempfile::Builder::new()
@@ -141,6 +204,8 @@ pub fn run_tests(
     let root = ctx.ws.root().display().to_string();
     for f in parsed.failures.iter_mut() {
         relativise(&mut f.file, &root);
+        // Stack lines name files by their absolute path inside the sandbox; the workspace-relative one is shorter.
+        f.message = f.message.replace(&format!("{root}/"), "");
     }
     for b in parsed.build_errors.iter_mut() {
         relativise(&mut b.file, &root);
@@ -156,8 +221,13 @@ pub fn run_tests(
         _ => Status::Error,
     };
     let signature = if matches!(status, Status::Failed | Status::Error) { testrun::signature(&parsed) } else { None };
-    let same =
-        ctx.repeats.lock().unwrap_or_else(|p| p.into_inner()).entry(rel_dir.clone()).or_default().record(signature);
+    let same = ctx
+        .repeats
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry(format!("{rel_dir}/{}", file.as_ref().map(Target::rel).unwrap_or("")))
+        .or_default()
+        .record(signature);
     let total_listed = parsed.failures.len() + parsed.build_errors.len();
     parsed.failures.truncate(MAX_LISTED);
     parsed.build_errors.truncate(MAX_LISTED.saturating_sub(parsed.failures.len()));
@@ -182,6 +252,20 @@ pub fn run_tests(
         text = format!("{}\n{note}", text.trim_end());
     }
     Ok((report, super::capture::fit(ctx, &text, budget)))
+}
+
+/// What part of a project a call asked for: a test file (and whether it has a `mod tests`) or a directory.
+enum Target {
+    File(String, bool),
+    Dir(String),
+}
+
+impl Target {
+    fn rel(&self) -> &str {
+        match self {
+            Target::File(f, _) | Target::Dir(f) => f,
+        }
+    }
 }
 
 fn relativise(file: &mut Option<String>, root: &str) {
@@ -215,13 +299,36 @@ fn render(r: &TestRun, exit: &Exit, shaped_output: &str, recognised: bool) -> St
     );
     for f in &r.failures {
         let at = match (&f.file, f.line) {
-            (Some(file), Some(line)) => format!("  ({file}:{line})"),
-            (Some(file), None) => format!("  ({file})"),
+            (Some(file), Some(line)) => format!(" ({file}:{line})"),
+            (Some(file), None) => format!(" ({file})"),
             _ => String::new(),
         };
         out.push_str(&format!("✗ {}{at}\n", f.id));
+        // The failure's own place is in the header; message lines that repeat it say only the rest: pytest's
+        // `at FILE:LINE: code`, Go's `FILE:LINE: text`, a stack frame `at name (FILE:LINE)` of the test itself.
+        let own = f.file.as_ref().zip(f.line).map(|(file, line)| format!("{file}:{line}"));
+        let mut lines: Vec<String> = Vec::new();
         for l in f.message.lines() {
-            out.push_str(&format!("    {l}\n"));
+            let l = l.trim_end();
+            let t = l.trim_start();
+            let l = match own.as_deref() {
+                Some(own) if t.starts_with("at ") && t.ends_with(&format!("({own})")) => continue,
+                Some(own) => {
+                    match t.strip_prefix("at ").unwrap_or(t).strip_prefix(own).and_then(|r| r.strip_prefix(": ")) {
+                        Some(rest) if t.starts_with("at ") => format!("> {rest}"),
+                        Some(rest) => rest.to_string(),
+                        None => l.to_string(),
+                    }
+                }
+                None => l.to_string(),
+            };
+            lines.push(l);
+        }
+        while lines.last().is_some_and(|l| l.is_empty()) {
+            lines.pop();
+        }
+        for l in lines {
+            out.push_str(&if l.is_empty() { "\n".to_string() } else { format!("  {l}\n") });
         }
     }
     for b in &r.build_errors {
@@ -233,7 +340,7 @@ fn render(r: &TestRun, exit: &Exit, shaped_output: &str, recognised: bool) -> St
         };
         out.push_str(&format!("error: {at}{}\n", b.message.lines().next().unwrap_or("")));
         for l in b.message.lines().skip(1).take(6) {
-            out.push_str(&format!("    {l}\n"));
+            out.push_str(&format!("  {}\n", l.trim_end()));
         }
     }
     if r.omitted > 0 {
@@ -257,7 +364,7 @@ fn render(r: &TestRun, exit: &Exit, shaped_output: &str, recognised: bool) -> St
         ));
     }
     if let Some(id) = &r.output_id {
-        out.push_str(&format!("[full output: read_output(id=\"{id}\"), or with pattern= to find a line]\n"));
+        out.push_str(&format!("[full output: read_output(id=\"{id}\")]\n"));
     }
     out
 }

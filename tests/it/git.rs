@@ -37,7 +37,9 @@ async fn status_diff_commit_and_branch() {
     assert!(st.contains("## main") && st.contains(" M a.txt") && st.contains("?? new.txt"), "{st}");
     let d = ok(&c, "git_diff", json!({})).await;
     assert!(d.contains("-one\n+two"), "{d}");
-    assert!(ok(&c, "git_diff", json!({"staged": true})).await.starts_with("[exit 0"), "nothing staged yet");
+    // Issue 14: a successful git run says no status line; an empty diff says so in words.
+    assert_eq!(ok(&c, "git_diff", json!({"staged": true})).await, "no changes", "nothing staged yet");
+    assert!(!d.contains("[exit 0") && !d.contains("\nindex "), "{d}");
     let br = ok(&c, "git_branch", json!({"name": "fix/thing"})).await;
     assert!(br.contains("fix/thing"), "{br}");
     // A message that looks like an option is a message.

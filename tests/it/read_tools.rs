@@ -11,12 +11,13 @@ async fn read_file_numbers_lines_and_names_the_next_call() {
     p.write("src/many.txt", &body);
     let c = stdio(&p.root, &[]).await;
     let all = ok(&c, "read_file", json!({"path": "src/many.txt"})).await;
-    assert!(all.starts_with("     1\tline 1\n     2\tline 2\n"), "{all}");
-    assert!(all.contains("[src/many.txt: lines 1-30 of 30 · version "), "{all}");
+    // Issue 14: no padding in the gutter, and a whole file's footer is its length and version.
+    assert!(all.starts_with("1\tline 1\n2\tline 2\n"), "{all}");
+    assert!(all.contains("30\tline 30\n[src/many.txt: 30 lines · version "), "{all}");
     assert!(!all.contains("next:"));
     let part = ok(&c, "read_file", json!({"path": "src/many.txt", "offset": 11, "limit": 5})).await;
-    assert!(part.starts_with("    11\tline 11\n"), "{part}");
-    assert!(part.contains("    15\tline 15\n[src/many.txt: lines 11-15 of 30"), "{part}");
+    assert!(part.starts_with("11\tline 11\n"), "{part}");
+    assert!(part.contains("\n15\tline 15\n[src/many.txt: lines 11-15 of 30 · version "), "{part}");
     assert!(part.contains("next: read_file(path=\"src/many.txt\", offset=16)"), "{part}");
     let msg = err(&c, "read_file", json!({"path": "src/many.txt", "offset": 31})).await;
     assert!(msg.contains("past the end") && msg.contains("30 lines"), "{msg}");
@@ -49,9 +50,9 @@ async fn read_file_describes_binaries_and_clips_long_lines() {
     assert!(bin.contains("binary file") && bin.contains("PNG image") && bin.contains("KiB"), "{bin}");
     let long = ok(&c, "read_file", json!({"path": "long.txt"})).await;
     assert!(long.contains("more bytes on this line]"), "{long}");
-    assert!(long.contains("     3\tend\n"), "{long}");
+    assert!(long.contains("\n3\tend\n"), "{long}");
     assert!(long.len() < 5000, "a clipped line must stay short: {}", long.len());
-    assert!(ok(&c, "read_file", json!({"path": "crlf.txt"})).await.starts_with("     1\ta\n     2\tb\n"));
+    assert!(ok(&c, "read_file", json!({"path": "crlf.txt"})).await.starts_with("1\ta\n2\tb\n"));
     let latin = ok(&c, "read_file", json!({"path": "latin1.txt"})).await;
     assert!(latin.contains("caf\u{FFFD}") && latin.contains("not valid UTF-8"), "{latin}");
     assert!(ok(&c, "read_file", json!({"path": "empty.txt"})).await.contains("empty file"));
@@ -74,7 +75,7 @@ async fn read_file_stays_within_budget_and_pages_large_files() {
     let next: u64 =
         first.split("offset=").nth(1).unwrap().trim_end_matches(|c: char| !c.is_ascii_digit()).parse().unwrap();
     let second = ok(&c, "read_file", json!({"path": "big.log", "offset": next, "limit": 2})).await;
-    assert!(second.starts_with(&format!("{next:>6}\t{:06} ", next - 1)), "{second}");
+    assert!(second.starts_with(&format!("{next}\t{:06} ", next - 1)), "{second}");
     let tail = ok(&c, "read_file", json!({"path": "big.log", "offset": 120_000})).await;
     assert!(tail.contains("119999 0123") && tail.contains("lines 120000-120000 of 120000"), "{tail}");
 }

@@ -95,7 +95,8 @@ async fn s3_tcp_egress_is_denied() {
     enforced(&out, "namespaces");
     let out = sh(&c, &py("import socket\ntry:\n    socket.create_connection(('1.1.1.1', 443), timeout=5)\n    print('CONNECTED')\nexcept OSError as e:\n    print('blocked', e.errno)")).await;
     assert!(out.contains("blocked 101"), "ENETUNREACH: only loopback exists: {out}");
-    enforced(&out, "namespaces");
+    // Issue 14: a session is told its layers once; a run with the same layers does not repeat them.
+    assert!(!out.contains("sandbox: "), "the same layers are said once per session: {out}");
     // Loopback TCP works inside the private network: a test server and its client in one command.
     let out = sh(&c, &py("import socket\ns = socket.socket()\ns.bind(('127.0.0.1', 0))\ns.listen()\nc = socket.create_connection(s.getsockname())\na, _ = s.accept()\nc.sendall(b'ping')\nprint('got', a.recv(4).decode())")).await;
     assert!(out.contains("got ping"), "{out}");
