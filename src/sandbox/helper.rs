@@ -517,12 +517,13 @@ fn build_filesystem(spec: &Spec) -> Result<String, String> {
 }
 
 /// Hides each masked path inside the new root: files behind an empty mode-000 file, directories behind an
-/// empty mode-000 tmpfs. The sources live on a scratch tmpfs that is detached afterwards.
+/// empty mode-000 directory. The sources live on a small tmpfs under the new root's /tmp, which the run's own
+/// private /tmp then covers (no unmount: each unmount would cost the helper an RCU grace period).
 fn mask(masked: &[PathBuf]) -> Result<(), String> {
     if masked.is_empty() {
         return Ok(());
     }
-    let scratch = inside(Path::new("/.codebox-masks"));
+    let scratch = inside(Path::new("/tmp/.codebox-masks"));
     std::fs::create_dir_all(&scratch).map_err(|e| format!("mkdir {}: {e}", scratch.display()))?;
     mount(Some("tmpfs"), &scratch, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some("mode=0700"))
         .map_err(|e| format!("mount masks: {}", e.desc()))?;
@@ -546,8 +547,6 @@ fn mask(masked: &[PathBuf]) -> Result<(), String> {
         mount(Some(src.as_path()), &at, None::<&str>, MsFlags::MS_BIND, None::<&str>)
             .map_err(|e| format!("mask {}: {}", p.display(), e.desc()))?;
     }
-    nix::mount::umount2(&scratch, nix::mount::MntFlags::MNT_DETACH).map_err(|e| format!("masks: {}", e.desc()))?;
-    let _ = std::fs::remove_dir(&scratch);
     Ok(())
 }
 
