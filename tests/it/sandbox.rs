@@ -516,7 +516,7 @@ async fn toolchains(config: &str) {
     assert!(out.starts_with("19\n") && out.contains("bg-done"), "{out}");
 }
 
-struct ProgressClient(tokio::sync::mpsc::UnboundedSender<String>);
+pub struct ProgressClient(pub tokio::sync::mpsc::UnboundedSender<String>);
 
 impl rmcp::ClientHandler for ProgressClient {
     async fn on_progress(
