@@ -28,8 +28,6 @@ const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// Refusals remembered per grant (the first ones; a loop of retries adds nothing).
 const MAX_REFUSALS: usize = 32;
-/// Buffer of each direction of a relayed connection.
-const RELAY_BUF: usize = 256 << 10;
 /// The user name in proxy URLs; the password is the grant's token.
 pub const USER: &str = "codebox";
 
@@ -217,15 +215,61 @@ codebox proxy: missing or wrong credentials (commands in the sandbox get them in
         }
     };
     drop(grant);
-    if connect {
-        if client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").await.is_err() {
-            return;
-        }
-        relay(client, upstream, &rest).await;
-    } else {
-        let head = reserialise(&req, &host, port, &path);
-        relay_with_head(client, upstream, &head, &rest).await;
+    let mut upstream = upstream;
+    // What the client sent past the head goes first; for plain HTTP, the re-serialised request before it.
+    if !connect && upstream.write_all(&reserialise(&req, &host, port, &path)).await.is_err() {
+        return;
     }
+    if !rest.is_empty() && upstream.write_all(&rest).await.is_err() {
+        return;
+    }
+    let reply: &[u8] = if connect { b"HTTP/1.1 200 Connection established\r\n\r\n" } else { b"" };
+    // The checked, connected socket goes to the forwarder, which then carries the bytes itself: one hop.
+    if let Err(e) = hand_off(&client, upstream, reply).await {
+        tracing::warn!("proxy: handing {target} to the forwarder failed: {e}");
+    }
+}
+
+/// First byte of the message with which the proxy hands a connected socket to the session's forwarder; the
+/// forwarder drops it and passes the rest on to the client.
+pub const HANDOFF: u8 = 0;
+
+/// Sends `upstream` over `client` (SCM_RIGHTS) with `HANDOFF` and `reply`; the proxy's copy is closed.
+async fn hand_off(client: &UnixStream, upstream: TcpStream, reply: &[u8]) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let upstream = upstream.into_std()?;
+    let mut data = Vec::with_capacity(1 + reply.len());
+    data.push(HANDOFF);
+    data.extend_from_slice(reply);
+    let fds = [upstream.as_raw_fd()];
+    let sent = loop {
+        client.writable().await?;
+        let tried = client.try_io(tokio::io::Interest::WRITABLE, || {
+            nix::sys::socket::sendmsg::<()>(
+                client.as_raw_fd(),
+                &[std::io::IoSlice::new(&data)],
+                &[nix::sys::socket::ControlMessage::ScmRights(&fds)],
+                nix::sys::socket::MsgFlags::MSG_NOSIGNAL,
+                None,
+            )
+            .map_err(std::io::Error::from)
+        });
+        match tried {
+            Ok(n) => break n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
+        }
+    };
+    let mut rest = &data[sent..];
+    while !rest.is_empty() {
+        client.writable().await?;
+        match client.try_write(rest) {
+            Ok(n) => rest = &rest[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Reads until the end of the request head; returns the parsed head and its length.
@@ -379,21 +423,6 @@ fn reserialise(req: &Request, host: &Host, port: u16, path: &str) -> Vec<u8> {
     }
     out.extend_from_slice(b"Connection: close\r\n\r\n");
     out
-}
-
-async fn relay(mut client: UnixStream, mut upstream: TcpStream, pending: &[u8]) {
-    if !pending.is_empty() && upstream.write_all(pending).await.is_err() {
-        return;
-    }
-    // Large buffers: a download through two hops (forwarder, proxy) should cost little more than one.
-    let _ = tokio::io::copy_bidirectional_with_sizes(&mut client, &mut upstream, RELAY_BUF, RELAY_BUF).await;
-}
-
-async fn relay_with_head(client: UnixStream, mut upstream: TcpStream, head: &[u8], pending: &[u8]) {
-    if upstream.write_all(head).await.is_err() {
-        return;
-    }
-    relay(client, upstream, pending).await;
 }
 
 async fn refuse(client: &mut UnixStream, grant: &GrantState, target: &str, why: &str, fix: Option<String>) {

@@ -185,21 +185,148 @@ fn forward_to_proxy(socket: &Path, mut s: Setup) -> ! {
     for conn in listener.incoming() {
         let Ok(inside) = conn else { continue };
         let socket = socket.to_path_buf();
-        let _ = std::thread::Builder::new().spawn(move || {
-            let Ok(proxy) = std::os::unix::net::UnixStream::connect(&socket) else { return };
-            let _ = inside.set_nodelay(true);
-            let (Ok(mut inside_r), Ok(mut proxy_w)) = (inside.try_clone(), proxy.try_clone()) else { return };
-            let up = std::thread::spawn(move || {
-                copy_large(&mut inside_r, &mut proxy_w);
-                let _ = proxy_w.shutdown(std::net::Shutdown::Write);
-            });
-            let (mut proxy_r, mut inside_w) = (proxy, inside);
-            copy_large(&mut proxy_r, &mut inside_w);
-            let _ = inside_w.shutdown(std::net::Shutdown::Write);
-            let _ = up.join();
-        });
+        let _ = std::thread::Builder::new().spawn(move || forward_one(inside, &socket));
     }
     std::process::exit(0)
+}
+
+/// The largest request head the forwarder reads before handing a connection to the proxy.
+const MAX_FORWARD_HEAD: usize = 64 << 10;
+
+/// One connection: its request head goes to the proxy, which either refuses (its answer is relayed) or, once it
+/// has checked and dialled the destination, hands the connected socket back (`proxy::HANDOFF`): the forwarder
+/// then carries bytes between the command and the destination directly, one hop instead of two.
+fn forward_one(inside: std::net::TcpStream, socket: &Path) {
+    use std::io::{Read, Write};
+    let Ok(mut proxy) = std::os::unix::net::UnixStream::connect(socket) else { return };
+    let _ = inside.set_nodelay(true);
+    let mut head = Vec::with_capacity(1024);
+    let mut buf = [0u8; 8192];
+    let mut reader = &inside;
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < MAX_FORWARD_HEAD {
+        match reader.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    if proxy.write_all(&head).is_err() {
+        return;
+    }
+    let (first, upstream) = match receive_handoff(&proxy) {
+        Some(r) => r,
+        None => return,
+    };
+    let mut to_client = first;
+    match upstream {
+        Some(upstream) => {
+            // The proxy's last words (the CONNECT reply), then it closes; from here the destination is direct.
+            let _ = proxy.read_to_end(&mut to_client);
+            if (&inside).write_all(&to_client).is_err() {
+                return;
+            }
+            drop(proxy);
+            let upstream = std::net::TcpStream::from(upstream);
+            // The proxy's async runtime left it non-blocking; the forwarder's copies block.
+            if upstream.set_nonblocking(false).is_err() {
+                return;
+            }
+            relay(inside, upstream);
+        }
+        None => {
+            if (&inside).write_all(&to_client).is_err() {
+                return;
+            }
+            relay(inside, proxy);
+        }
+    }
+}
+
+/// The proxy's first message: bytes for the client, and the destination's socket when the proxy hands it over
+/// (the message then starts with the `proxy::HANDOFF` marker, which is not passed on).
+fn receive_handoff(proxy: &std::os::unix::net::UnixStream) -> Option<(Vec<u8>, Option<OwnedFd>)> {
+    use std::os::fd::FromRawFd;
+    let mut buf = vec![0u8; 8192];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let (n, fd) = {
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let msg = nix::sys::socket::recvmsg::<()>(
+            proxy.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            nix::sys::socket::MsgFlags::MSG_CMSG_CLOEXEC,
+        )
+        .ok()?;
+        let mut fd = None;
+        for c in msg.cmsgs().ok()? {
+            if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = c {
+                for (i, raw) in fds.into_iter().enumerate() {
+                    // SAFETY: the kernel just installed this fd in our table; we own it.
+                    let owned = unsafe { OwnedFd::from_raw_fd(raw) };
+                    if i == 0 {
+                        fd = Some(owned);
+                    }
+                }
+            }
+        }
+        (msg.bytes, fd)
+    };
+    buf.truncate(n);
+    if n == 0 && fd.is_none() {
+        return None;
+    }
+    if fd.is_some() && buf.first() == Some(&crate::proxy::HANDOFF) {
+        buf.remove(0);
+    }
+    Some((buf, fd))
+}
+
+/// Carries bytes both ways until each side has closed.
+fn relay<A, B>(a: A, b: B)
+where
+    A: std::io::Read + std::io::Write + Shut + TryCloneStream + Send + 'static,
+    B: std::io::Read + std::io::Write + Shut + TryCloneStream + Send + 'static,
+{
+    let (Ok(mut a_r), Ok(mut b_w)) = (a.try_clone_stream(), b.try_clone_stream()) else { return };
+    let up = std::thread::spawn(move || {
+        copy_large(&mut a_r, &mut b_w);
+        b_w.shut_write();
+    });
+    let (mut b_r, mut a_w) = (b, a);
+    copy_large(&mut b_r, &mut a_w);
+    a_w.shut_write();
+    let _ = up.join();
+}
+
+trait Shut {
+    fn shut_write(&self);
+}
+
+trait TryCloneStream: Sized {
+    fn try_clone_stream(&self) -> std::io::Result<Self>;
+}
+
+impl Shut for std::net::TcpStream {
+    fn shut_write(&self) {
+        let _ = self.shutdown(std::net::Shutdown::Write);
+    }
+}
+
+impl TryCloneStream for std::net::TcpStream {
+    fn try_clone_stream(&self) -> std::io::Result<Self> {
+        self.try_clone()
+    }
+}
+
+impl Shut for std::os::unix::net::UnixStream {
+    fn shut_write(&self) {
+        let _ = self.shutdown(std::net::Shutdown::Write);
+    }
+}
+
+impl TryCloneStream for std::os::unix::net::UnixStream {
+    fn try_clone_stream(&self) -> std::io::Result<Self> {
+        self.try_clone()
+    }
 }
 
 /// Copies until EOF or an error with a large buffer: downloads through the forwarder move at memory speed
