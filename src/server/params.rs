@@ -283,3 +283,44 @@ pub struct JobIdParams {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JobListParams {}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutlineParams {
+    pub path: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FindSymbolParams {
+    pub name: String,
+    pub path: Option<String>,
+    pub include_body: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FindReferencesParams {
+    pub name: String,
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RepoMapParams {
+    // A string in the schema (cheaper in tools/list); an array is accepted too.
+    #[serde(default, deserialize_with = "one_or_many")]
+    #[schemars(with = "Option<String>")]
+    pub focus: Option<Vec<String>>,
+    pub max_chars: Option<usize>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EditSymbolParams {
+    pub path: String,
+    pub name: String,
+    pub body: String,
+    #[schemars(extend("enum" = crate::tools::symbols::POSITIONS))]
+    pub position: Option<String>,
+}

@@ -28,7 +28,7 @@ fn protected(ctx: &Context) -> &[String] {
 }
 
 /// The existing file, or None when it does not exist yet.
-fn existing(ctx: &Context, p: &WorkspacePath) -> ToolResult<Option<Existing>> {
+pub(super) fn existing(ctx: &Context, p: &WorkspacePath) -> ToolResult<Option<Existing>> {
     match ctx.ws.read_for_edit(p, protected(ctx)) {
         Ok(e) => Ok(Some(e)),
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
@@ -58,7 +58,7 @@ fn check_version(shown: &str, expected: Option<&str>, current: Option<&Existing>
 
 /// The syntax gate: refuses text that adds syntax errors the old text did not have. Returns a note for the result.
 /// Parse trees are cached per path, so a check after a read or an earlier edit reparses only what changed.
-fn gate(ctx: &Context, p: &WorkspacePath, old: Option<&str>, new: &str, allow: bool) -> ToolResult<String> {
+pub(super) fn gate(ctx: &Context, p: &WorkspacePath, old: Option<&str>, new: &str, allow: bool) -> ToolResult<String> {
     let shown = &p.display();
     let Some(lang) = Lang::detect(shown, new) else {
         return Ok("not syntax-checked (no grammar for this file type)".into());
@@ -91,7 +91,7 @@ fn gate(ctx: &Context, p: &WorkspacePath, old: Option<&str>, new: &str, allow: b
 }
 
 /// Writes, records undo, and builds the result: what happened, the new version, the diff within the budget.
-fn commit(
+pub(super) fn commit(
     ctx: &Context,
     p: &WorkspacePath,
     old: Option<&Existing>,

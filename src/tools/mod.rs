@@ -10,6 +10,7 @@ pub mod output_tool;
 pub mod read;
 pub mod run_tests;
 pub mod search;
+pub mod symbols;
 
 use std::sync::Arc;
 
@@ -37,6 +38,8 @@ pub struct Context {
     pub scratch: Arc<tempfile::TempDir>,
     /// The calling client's session: its network namespace and jobs. Not shared between sessions.
     pub session: Arc<crate::session::Session>,
+    /// Definitions and identifier uses per file, for outline, find_symbol, find_references and repo_map.
+    pub symbols: Arc<crate::symbols::index::Index>,
 }
 
 /// The smallest `max_output_chars` a call may ask for (`output.max_chars` in codebox.toml has the same floor).
@@ -143,6 +146,7 @@ impl Context {
             trees: Default::default(),
             scratch: Arc::new(scratch),
             session: Default::default(),
+            symbols: Default::default(),
         })
     }
 }
