@@ -36,6 +36,14 @@ impl Stamp {
     }
 }
 
+/// A file modified this close to the moment it was read may change again within the same timestamp tick, keeping
+/// its stamp: its entry is re-read (and re-parsed only if its content changed) until it is older than this.
+const RACY_NS: i128 = 3_000_000_000;
+
+fn now_ns() -> i128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i128)
+}
+
 /// Files larger than this are not indexed (generated or minified code): they are listed with no symbols.
 pub const MAX_FILE_BYTES: u64 = 4 << 20;
 
@@ -43,6 +51,8 @@ pub const MAX_FILE_BYTES: u64 = 4 << 20;
 #[derive(Debug)]
 pub struct FileEntry {
     pub stamp: Stamp,
+    /// The stamp was too fresh to trust (see `RACY_NS`).
+    racy: bool,
     hash: u64,
     pub lang: Lang,
     pub lines: u32,
@@ -98,7 +108,7 @@ impl State {
 }
 
 enum Outcome {
-    Same(Stamp),
+    Same(Stamp, bool),
     New(FileEntry, Vec<(String, u32)>),
     Unreadable,
 }
@@ -157,7 +167,7 @@ impl Index {
                 .iter()
                 .enumerate()
                 .filter_map(|(i, c)| match s.files.get(&c.rel) {
-                    Some(e) if e.stamp == c.stamp && e.lang == c.lang => None,
+                    Some(e) if e.stamp == c.stamp && e.lang == c.lang && !e.racy => None,
                     other => Some((i, other.cloned())),
                 })
                 .collect()
@@ -165,12 +175,13 @@ impl Index {
         let work = |&(i, ref old): &(usize, Option<Arc<FileEntry>>)| -> Outcome {
             let c = &candidates[i];
             let Some((bytes, stamp)) = read(&c.rel) else { return Outcome::Unreadable };
+            let racy = now_ns() - stamp.mtime_ns < RACY_NS;
             let h = hash(&bytes);
             if let Some(old) = old
                 && old.hash == h
                 && old.lang == c.lang
             {
-                return Outcome::Same(stamp);
+                return Outcome::Same(stamp, racy);
             }
             self.parsed.fetch_add(1, Ordering::Relaxed);
             let text = String::from_utf8_lossy(&bytes);
@@ -181,6 +192,7 @@ impl Index {
             };
             let entry = FileEntry {
                 stamp,
+                racy,
                 hash: h,
                 lang: c.lang,
                 lines: e.lines,
@@ -197,10 +209,11 @@ impl Index {
         for ((i, old), outcome) in stale.iter().zip(outcomes) {
             let rel = &candidates[*i].rel;
             match outcome {
-                Some(Outcome::Same(stamp)) => {
+                Some(Outcome::Same(stamp, racy)) => {
                     if let Some(old) = old {
                         let e = FileEntry {
                             stamp,
+                            racy,
                             hash: old.hash,
                             lang: old.lang,
                             lines: old.lines,

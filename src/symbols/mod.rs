@@ -37,6 +37,9 @@ pub struct Symbol {
     /// Index of the enclosing symbol in the same list.
     pub parent: Option<u32>,
     pub depth: u16,
+    /// The type or namespace a definition outside its container belongs to: a Go method's receiver type,
+    /// the `ns::` of a C++ `ns::f` defined out of line.
+    pub scope: Option<String>,
     /// The definition's head (up to its body), whitespace collapsed, at most `SIGNATURE_MAX` chars.
     pub signature: String,
 }
@@ -312,7 +315,19 @@ fn symbol(lang: Lang, node: Node, name: Node, kind: &'static str, text: &str) ->
         Some(p) if lang == Lang::Python && p.kind() == "decorated_definition" => p,
         _ => node,
     };
-    let signature = signature(node, text);
+    let signature = signature(node, text, has_body(kind));
+    let scope = match node.kind() {
+        "method_declaration" if lang == Lang::Go => node
+            .child_by_field_name("receiver")
+            .and_then(|r| text.get(r.byte_range()))
+            .and_then(|r| r.trim_matches(['(', ')']).split_whitespace().last())
+            .map(|t| t.trim_start_matches('*').split('[').next().unwrap_or_default().to_string()),
+        "function_definition" if matches!(lang, Lang::Cpp) => {
+            qualified_scope(node, text)
+        }
+        _ => None,
+    }
+    .filter(|s| !s.is_empty());
     Some(Symbol {
         name: name_text,
         kind,
@@ -324,8 +339,25 @@ fn symbol(lang: Lang, node: Node, name: Node, kind: &'static str, text: &str) ->
         head_byte: node.start_byte() as u32,
         parent: None,
         depth: 0,
+        scope,
         signature,
     })
+}
+
+/// The scope of a C++ function defined out of line: `a::B` in `void a::B::f()`.
+fn qualified_scope(node: Node, text: &str) -> Option<String> {
+    let mut d = node.child_by_field_name("declarator")?;
+    while d.kind() != "function_declarator" {
+        d = d.child_by_field_name("declarator")?;
+    }
+    let q = d.child_by_field_name("declarator").filter(|q| q.kind() == "qualified_identifier")?;
+    let full = text.get(q.byte_range())?;
+    full.rsplit_once("::").map(|(scope, _)| scope.to_string())
+}
+
+/// Kinds whose head stops where their body starts; the others (fields, variants, keys) show their first line.
+fn has_body(kind: &str) -> bool {
+    !matches!(kind, "field" | "variant" | "key" | "constant" | "variable" | "property")
 }
 
 /// The last line a node covers: a node ending at column 0 ends on the line before.
@@ -337,16 +369,19 @@ fn end_line(node: Node) -> u32 {
 
 /// The definition's head: from the first non-blank character of its line to its body (or the end of its first
 /// line), whitespace collapsed.
-fn signature(node: Node, text: &str) -> String {
+fn signature(node: Node, text: &str, cut_at_body: bool) -> String {
     let bytes = text.as_bytes();
     let start = node.start_byte();
     let line_start = memchr::memrchr(b'\n', &bytes[..start]).map_or(0, |i| i + 1);
     let prefix = &text[line_start..start];
-    // A definition that does not start its line (`export function`, `type Foo struct`) shows what precedes it.
-    let from = if prefix.trim().is_empty() || prefix.trim_end().ends_with(';') { start } else { line_start };
+    // A definition that does not start its line shows the words before it (`export function`, `type Foo struct`),
+    // not other code (`enum Mode { FAST, SLOW }`).
+    let words = prefix.chars().all(|c| c.is_alphanumeric() || c == '_' || c.is_whitespace());
+    let from = if words { line_start + (prefix.len() - prefix.trim_start().len()) } else { start };
     let first_line_end = memchr::memchr(b'\n', &bytes[start..]).map_or(text.len(), |i| start + i);
     let to = node
         .child_by_field_name("body")
+        .filter(|_| cut_at_body)
         .map(|b| b.start_byte())
         .filter(|&b| b > start)
         .unwrap_or(first_line_end.min(node.end_byte()))
@@ -469,10 +504,18 @@ fn identifiers(tree: &Tree, text: &str) -> Vec<(String, u32)> {
 /// The names of a symbol's containers, outermost first.
 pub fn containers<'s>(symbols: &'s [Symbol], i: usize) -> Vec<&'s str> {
     let mut chain = Vec::new();
-    let mut p = symbols[i].parent;
-    while let Some(j) = p {
-        chain.push(symbols[j as usize].name.as_str());
-        p = symbols[j as usize].parent;
+    let mut at = i;
+    loop {
+        if let Some(scope) = &symbols[at].scope {
+            chain.extend(scope.rsplit("::"));
+        }
+        match symbols[at].parent {
+            Some(j) => {
+                at = j as usize;
+                chain.push(symbols[at].name.as_str());
+            }
+            None => break,
+        }
     }
     chain.reverse();
     chain

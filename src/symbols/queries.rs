@@ -45,6 +45,14 @@ const TS_EXTRA: &str = r#"
 (public_field_definition name: (property_identifier) @name) @definition.field
 "#;
 
+const CSHARP_EXTRA: &str = r#"
+(struct_declaration name: (identifier) @name) @definition.struct
+(enum_declaration name: (identifier) @name) @definition.enum
+(record_declaration name: (identifier) @name) @definition.class
+(constructor_declaration name: (identifier) @name) @definition.constructor
+(property_declaration name: (identifier) @name) @definition.property
+"#;
+
 const KOTLIN: &str = r#"
 (class_declaration name: (identifier) @name) @definition.class
 (object_declaration name: (identifier) @name) @definition.object
@@ -95,7 +103,7 @@ pub fn source(lang: Lang) -> Option<String> {
         Lang::C => format!("{}\n{C_EXTRA}", tree_sitter_c::TAGS_QUERY),
         Lang::Cpp => format!("{}\n{CPP_EXTRA}", tree_sitter_cpp::TAGS_QUERY),
         Lang::Java => format!("{}\n{JAVA_EXTRA}", tree_sitter_java::TAGS_QUERY),
-        Lang::CSharp => tree_sitter_c_sharp::TAGS_QUERY.to_string(),
+        Lang::CSharp => format!("{}\n{CSHARP_EXTRA}", tree_sitter_c_sharp::TAGS_QUERY),
         Lang::Ruby => tree_sitter_ruby::TAGS_QUERY.to_string(),
         Lang::Php => tree_sitter_php::TAGS_QUERY.to_string(),
         Lang::Swift => tree_sitter_swift::TAGS_QUERY.to_string(),

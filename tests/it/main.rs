@@ -17,3 +17,4 @@ mod run_tests;
 mod sandbox;
 mod schemas;
 mod search;
+mod symbols;
