@@ -13,7 +13,7 @@ use codebox::syntax::Lang;
 fn main() {
     let files: Vec<String> = std::io::stdin().lock().lines().map_while(Result::ok).filter(|l| !l.is_empty()).collect();
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let out = Mutex::new(std::io::BufWriter::new(std::io::stdout().lock()));
+    let out = Mutex::new(std::io::BufWriter::new(std::io::stdout()));
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     std::thread::scope(|s| {
         for _ in 0..threads {

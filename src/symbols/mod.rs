@@ -502,7 +502,7 @@ fn identifiers(tree: &Tree, text: &str) -> Vec<(String, u32)> {
 }
 
 /// The names of a symbol's containers, outermost first.
-pub fn containers<'s>(symbols: &'s [Symbol], i: usize) -> Vec<&'s str> {
+pub fn containers(symbols: &[Symbol], i: usize) -> Vec<&str> {
     let mut chain = Vec::new();
     let mut at = i;
     loop {

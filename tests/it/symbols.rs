@@ -181,7 +181,7 @@ async fn edit_symbol_replaces_inserts_refuses_and_undoes() {
 async fn edit_symbol_carries_rust_attributes_and_doc_comments() {
     let p = Project::new();
     let src = "impl Tally {\n    /// Adds one.\n    #[inline]\n    pub fn bump(&mut self) {\n        self.0 += 1;\n    }\n}\n";
-    p.write("src/lib.rs", &format!("pub struct Tally(u32);\n\n{src}"));
+    p.write("src/lib.rs", format!("pub struct Tally(u32);\n\n{src}"));
     let c = stdio(&p.root, &[]).await;
     // A body without the attributes keeps them.
     ok(&c, "edit_symbol", json!({"path": "src/lib.rs", "name": "Tally.bump", "body": "pub fn bump(&mut self) {\n    self.0 += 2;\n}"})).await;
