@@ -37,7 +37,8 @@ fn corpus() -> PathBuf {
     home.join("registry/src")
 }
 
-/// The files the index covers, as the server's walk sees them.
+/// The files the index parses, as the server's walk sees them (larger files are listed without symbols, and left
+/// out of ctags' list too).
 fn indexed_files(root: &Path) -> Vec<PathBuf> {
     let mut b = ignore::WalkBuilder::new(root);
     b.follow_links(false).hidden(true).require_git(false).filter_entry(|e| e.file_name() != ".git");
@@ -47,7 +48,8 @@ fn indexed_files(root: &Path) -> Vec<PathBuf> {
             continue;
         }
         let p = e.path().to_string_lossy().to_string();
-        if Lang::detect(&p, "").is_some_and(codebox::symbols::supported) {
+        let small = e.metadata().is_ok_and(|m| m.len() <= codebox::symbols::index::MAX_FILE_BYTES);
+        if small && Lang::detect(&p, "").is_some_and(codebox::symbols::supported) {
             out.push(e.into_path());
         }
     }
@@ -146,7 +148,13 @@ async fn main() {
     // The file closest to 10,000 lines.
     let mut best: Option<(usize, PathBuf)> = None;
     for f in &files {
+        // Code, not data: a 10,000-line JSON file is not what the target is about.
+        let code = Lang::detect(&f.to_string_lossy(), "")
+            .is_some_and(|l| !matches!(l, Lang::Json | Lang::Yaml | Lang::Toml | Lang::Css));
         let Ok(t) = std::fs::read(f) else { continue };
+        if !code {
+            continue;
+        }
         let n = t.iter().filter(|b| **b == b'\n').count();
         if best.as_ref().is_none_or(|(m, _)| n.abs_diff(10_000) < m.abs_diff(10_000)) {
             best = Some((n, f.clone()));

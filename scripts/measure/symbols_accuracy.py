@@ -29,8 +29,10 @@ LANGS = {
 CTAGS_KINDS = {"function", "method", "member", "class", "struct", "enum", "interface", "trait", "func", "singletonMethod",
                "module", "implementation"}
 OURS_KINDS = {"function", "method", "class", "struct", "enum", "trait", "interface"}
-# The targeted ctags kinds per language: Ruby's module and Rust's implementation are not in the target.
-SKIP = {("Rust", "implementation"), ("Ruby", "module"), ("Rust", "module")}
+# ctags kinds outside the target, per language: Rust's impl blocks and modules, Ruby's modules, and `member`
+# where it means a struct or class field (C, C++, Go, JS; in Python it means a method and counts).
+SKIP = {("Rust", "implementation"), ("Ruby", "module"), ("Rust", "module"), ("C", "member"), ("C++", "member"),
+        ("Go", "member"), ("JavaScript", "member"), ("TypeScript", "member")}
 
 
 def main():
@@ -72,6 +74,9 @@ def main():
         if not lang:
             continue
         key = (path, e["line"], e["name"])
+        # ctags names anonymous functions by a hash; they are not definitions a model asks for by name.
+        if e["name"].startswith("AnonymousFunction") or e["name"].startswith("__anon"):
+            continue
         ctags_all[lang].add(key)
         kind = e.get("kind", "")
         if kind in CTAGS_KINDS and (lang, kind) not in SKIP:

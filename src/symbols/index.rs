@@ -36,6 +36,9 @@ impl Stamp {
     }
 }
 
+/// After a refresh that read this many files, free heap is returned to the system.
+const TRIM_AFTER: usize = 256;
+
 /// A file modified this close to the moment it was read may change again within the same timestamp tick, keeping
 /// its stamp: its entry is re-read (and re-parsed only if its content changed) until it is older than this.
 const RACY_NS: i128 = 3_000_000_000;
@@ -44,8 +47,9 @@ fn now_ns() -> i128 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i128)
 }
 
-/// Files larger than this are not indexed (generated or minified code): they are listed with no symbols.
-pub const MAX_FILE_BYTES: u64 = 4 << 20;
+/// Files larger than this are not indexed: they are listed with no symbols. Source files this large are nearly
+/// always generated (parser tables, bundles, amalgamations), and parsing them would cost more than the rest.
+pub const MAX_FILE_BYTES: u64 = 1 << 20;
 
 /// One indexed file.
 #[derive(Debug)]
@@ -91,8 +95,10 @@ struct State {
     files: HashMap<String, Arc<FileEntry>>,
     ids: HashMap<Box<str>, u32>,
     names: Vec<Box<str>>,
-    /// Bumped whenever an entry changes: derived data (the reference graph) is cached against it.
+    /// Bumped whenever an entry changes: derived data (the repository map's ranking) is cached against it.
     generation: u64,
+    /// The unfocused ranking of the whole workspace, and the generation it was computed at.
+    ranking: Option<(u64, Arc<super::map::Ranking>)>,
 }
 
 impl State {
@@ -131,6 +137,18 @@ impl Index {
 
     pub fn generation(&self) -> u64 {
         self.lock().generation
+    }
+
+    /// The unfocused ranking cached for `generation`, or a new one from `compute`.
+    pub fn ranking(&self, generation: u64, compute: impl FnOnce() -> super::map::Ranking) -> Arc<super::map::Ranking> {
+        if let Some((g, r)) = &self.lock().ranking
+            && *g == generation
+        {
+            return r.clone();
+        }
+        let r = Arc::new(compute());
+        self.lock().ranking = Some((generation, r.clone()));
+        r
     }
 
     /// The interned id of a name, if any indexed file defines or uses it.
@@ -248,6 +266,16 @@ impl Index {
         if changed {
             s.generation += 1;
         }
+        let parsed_now = stale.len();
+        drop(s);
+        if parsed_now > TRIM_AFTER {
+            // Parsing on several threads leaves freed trees in per-thread malloc arenas; give them back.
+            // SAFETY: malloc_trim only releases free memory; it has no preconditions.
+            unsafe {
+                libc::malloc_trim(0);
+            }
+        }
+        let s = self.lock();
         candidates.iter().filter_map(|c| s.files.get(&c.rel).map(|e| (c.rel.clone(), e.clone()))).collect()
     }
 }

@@ -184,7 +184,10 @@ pub fn line_count(text: &str) -> u32 {
 pub fn extract_from(lang: Lang, tree: &Tree, text: &str) -> Extracted {
     let mut out = Extracted { lines: line_count(text), ..Default::default() };
     out.symbols = definitions(lang, tree, text);
-    out.idents = identifiers(tree, text);
+    // Data files define keys but use no code: their words are not references.
+    if !matches!(lang, Lang::Json | Lang::Yaml | Lang::Toml | Lang::Css) {
+        out.idents = identifiers(tree, text);
+    }
     out
 }
 

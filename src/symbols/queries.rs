@@ -37,6 +37,11 @@ const JAVA_EXTRA: &str = r#"
 (enum_constant name: (identifier) @name) @definition.variant
 "#;
 
+/// An object literal holding functions is a namespace of methods (ctags calls it a class).
+const JS_EXTRA: &str = r#"
+(variable_declarator name: (identifier) @name value: (object (pair value: [(function_expression) (arrow_function)]))) @definition.object
+"#;
+
 const TS_EXTRA: &str = r#"
 (class_declaration name: (type_identifier) @name) @definition.class
 (type_alias_declaration name: (type_identifier) @name) @definition.type
@@ -95,9 +100,10 @@ pub fn source(lang: Lang) -> Option<String> {
     let q = match lang {
         Lang::Rust => format!("{}\n{RUST_EXTRA}", tree_sitter_rust::TAGS_QUERY),
         Lang::Python => tree_sitter_python::TAGS_QUERY.to_string(),
-        Lang::JavaScript => tree_sitter_javascript::TAGS_QUERY.to_string(),
+        Lang::JavaScript => format!("{}\n{JS_EXTRA}", tree_sitter_javascript::TAGS_QUERY),
         Lang::TypeScript | Lang::Tsx => {
-            format!("{}\n{}\n{TS_EXTRA}", tree_sitter_javascript::TAGS_QUERY, tree_sitter_typescript::TAGS_QUERY)
+            let (js, ts) = (tree_sitter_javascript::TAGS_QUERY, tree_sitter_typescript::TAGS_QUERY);
+            format!("{js}\n{ts}\n{JS_EXTRA}\n{TS_EXTRA}")
         }
         Lang::Go => tree_sitter_go::TAGS_QUERY.to_string(),
         Lang::C => format!("{}\n{C_EXTRA}", tree_sitter_c::TAGS_QUERY),

@@ -34,21 +34,32 @@ fn candidates(ctx: &Context, path: Option<&str>, cancel: &Cancel) -> ToolResult<
     match ctx.ws.dir_path(&target) {
         Ok(_) => {
             let (_, b) = ctx.ws.walker(&target, &WalkOptions::default())?;
-            let mut out = Vec::new();
-            for entry in b.build() {
-                cancel.check()?;
-                let Ok(entry) = entry else { continue };
-                if !entry.file_type().is_some_and(|t| t.is_file()) {
-                    continue;
-                }
-                let rel = ctx.ws.relative_display(entry.path());
-                let Some(lang) = Lang::detect(&rel, "") else { continue };
-                if !symbols::supported(lang) {
-                    continue;
-                }
-                let Ok(meta) = entry.metadata() else { continue };
-                out.push(Candidate { rel, lang, stamp: Stamp::of(&meta) });
-            }
+            // A parallel walk: stat-ing every file of a large tree is most of a warm call.
+            let found = std::sync::Mutex::new(Vec::new());
+            b.build_parallel().run(|| {
+                let found = &found;
+                Box::new(move |entry| {
+                    use ignore::WalkState;
+                    if cancel.is_cancelled() {
+                        return WalkState::Quit;
+                    }
+                    let Ok(entry) = entry else { return WalkState::Continue };
+                    if !entry.file_type().is_some_and(|t| t.is_file()) {
+                        return WalkState::Continue;
+                    }
+                    let rel = ctx.ws.relative_display(entry.path());
+                    let Some(lang) = Lang::detect(&rel, "").filter(|l| symbols::supported(*l)) else {
+                        return WalkState::Continue;
+                    };
+                    if let Ok(meta) = entry.metadata() {
+                        let c = Candidate { rel, lang, stamp: Stamp::of(&meta) };
+                        found.lock().unwrap_or_else(|p| p.into_inner()).push(c);
+                    }
+                    WalkState::Continue
+                })
+            });
+            cancel.check()?;
+            let mut out = found.into_inner().unwrap_or_else(|p| p.into_inner());
             out.sort_by(|a, b| a.rel.cmp(&b.rel));
             let scope = if target.is_root() { String::new() } else { ctx.ws.resolved_rel(&target).map(|r| r.display().to_string()).unwrap_or_else(|| target.display()) };
             Ok((out, Some(scope)))
@@ -355,7 +366,13 @@ pub fn repo_map(ctx: &Context, focus: &[String], max_chars: Option<usize>, cance
             unmatched.push(item.to_string());
         }
     }
-    let ranking = map::rank(&snap, &f);
+    let generation = ctx.symbols.generation();
+    let ranking = if f.files.is_empty() && f.names.is_empty() {
+        // The snapshot of the whole workspace is the whole index, so its generation identifies it.
+        ctx.symbols.ranking(generation, || map::rank(&snap, &f))
+    } else {
+        std::sync::Arc::new(map::rank(&snap, &f))
+    };
     let footer_reserve = 400;
     let (body, files, defs) = map::render(&snap, &ranking, max.saturating_sub(footer_reserve));
     let all_defs = ranking.defs.len();
