@@ -93,7 +93,12 @@ async fn main() {
     }
     let files = indexed_files(&corpus);
     let bytes: u64 = files.iter().filter_map(|f| f.metadata().ok()).map(|m| m.len()).sum();
-    println!("corpus {}: {} indexable files, {:.1} MiB; {runs} runs, median", corpus.display(), files.len(), bytes as f64 / 1048576.0);
+    println!(
+        "corpus {}: {} indexable files, {:.1} MiB; {runs} runs, median",
+        corpus.display(),
+        files.len(),
+        bytes as f64 / 1048576.0
+    );
 
     // Baseline: ctags over the same files, output discarded (the page cache is warmed by a first run).
     let list = std::env::temp_dir().join(format!("codebox-bench-ctags-{}.txt", std::process::id()));
@@ -181,7 +186,12 @@ async fn main() {
         );
         let _ = fresh.cancel().await;
     }
-    for (tool, name) in [("find_symbol", "new"), ("find_symbol", "Error"), ("find_references", "len"), ("find_references", "Deserialize")] {
+    for (tool, name) in [
+        ("find_symbol", "new"),
+        ("find_symbol", "Error"),
+        ("find_references", "len"),
+        ("find_references", "Deserialize"),
+    ] {
         let (_, text) = call(&client, tool, json!({"name": name})).await;
         let mut t = Vec::new();
         for _ in 0..runs {

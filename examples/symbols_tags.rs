@@ -27,6 +27,11 @@ fn main() {
                     }
                     let text = String::from_utf8_lossy(&bytes);
                     let Some(lang) = Lang::detect(path, &text) else { continue };
+                    // SYMBOLS_PARSE_ONLY=1 parses and stops: the share of the time that is tree-sitter's own.
+                    if std::env::var_os("SYMBOLS_PARSE_ONLY").is_some() {
+                        let _ = codebox::syntax::parse_tree(lang, &text, None);
+                        continue;
+                    }
                     let e = symbols::extract(lang, &text);
                     let mut buf = String::new();
                     for s in &e.symbols {

@@ -3,8 +3,8 @@
 
 Usage: scripts/measure/symbols_accuracy.py CORPUS_DIR [--examples N]
 
-Both tools get the same file list (every file under CORPUS_DIR whose extension both know, hidden directories
-skipped). A definition is (path, line of its name, name). Recall: of ctags' function, method, class, struct, enum,
+Both tools get the same file list (every file of at most 1 MiB, as the index parses, under CORPUS_DIR whose
+extension both know, hidden directories skipped). A definition is (path, line of its name, name). Recall: of ctags' function, method, class, struct, enum,
 trait and interface definitions, the share codebox also reports (any kind). Precision: of codebox's definitions of
 those kinds, the share ctags reports too (any kind, all its default kinds enabled). Prints a table and, with
 --examples, the first N misses each way per language.
@@ -44,7 +44,7 @@ def main():
         for n in sorted(names):
             ext = os.path.splitext(n)[1]
             p = os.path.join(d, n)
-            if ext in LANGS and os.path.isfile(p) and not os.path.islink(p) and os.path.getsize(p) <= 4 << 20:
+            if ext in LANGS and os.path.isfile(p) and not os.path.islink(p) and os.path.getsize(p) <= 1 << 20:
                 files.append(p)
     lang_of = {p: LANGS[os.path.splitext(p)[1]] for p in files}
     with tempfile.NamedTemporaryFile("w", delete=False) as lst:

@@ -93,8 +93,8 @@ pub struct Index {
 #[derive(Default)]
 struct State {
     files: HashMap<String, Arc<FileEntry>>,
+    /// Every name defined or used, interned once.
     ids: HashMap<Box<str>, u32>,
-    names: Vec<Box<str>>,
     /// Bumped whenever an entry changes: derived data (the repository map's ranking) is cached against it.
     generation: u64,
     /// The unfocused ranking of the whole workspace, and the generation it was computed at.
@@ -106,8 +106,7 @@ impl State {
         if let Some(&id) = self.ids.get(name) {
             return id;
         }
-        let id = self.names.len() as u32;
-        self.names.push(name.into());
+        let id = self.ids.len() as u32;
         self.ids.insert(name.into(), id);
         id
     }
@@ -166,10 +165,14 @@ impl Index {
             syms += e.symbols.len();
             refs += e.refs.len();
             bytes += k.len() + std::mem::size_of::<FileEntry>() + e.refs.len() * 8 + e.def_ids.len() * 4;
-            bytes += e.symbols.iter().map(|s| std::mem::size_of::<Symbol>() + s.name.len() + s.signature.len()).sum::<usize>();
+            bytes += e
+                .symbols
+                .iter()
+                .map(|s| std::mem::size_of::<Symbol>() + s.name.len() + s.signature.len())
+                .sum::<usize>();
         }
-        bytes += s.names.iter().map(|n| n.len() * 2 + 40).sum::<usize>();
-        (s.files.len(), syms, refs, s.names.len(), bytes)
+        bytes += s.ids.keys().map(|n| n.len() + 40).sum::<usize>();
+        (s.files.len(), syms, refs, s.ids.len(), bytes)
     }
 
     /// Brings the entries of `candidates` up to date and returns them. `read` returns a file's bytes and the stamp

@@ -141,11 +141,8 @@ fn compiled(lang: Lang) -> Option<&'static Compiled> {
                     return None;
                 }
             };
-            let kinds: Vec<Option<&'static str>> = query
-                .capture_names()
-                .iter()
-                .map(|n| n.strip_prefix("definition.").map(canonical))
-                .collect();
+            let kinds: Vec<Option<&'static str>> =
+                query.capture_names().iter().map(|n| n.strip_prefix("definition.").map(canonical)).collect();
             let name = query.capture_index_for_name("name")?;
             for p in 0..query.pattern_count() {
                 let q = query.capture_quantifiers(p);
@@ -325,9 +322,7 @@ fn symbol(lang: Lang, node: Node, name: Node, kind: &'static str, text: &str) ->
             .and_then(|r| text.get(r.byte_range()))
             .and_then(|r| r.trim_matches(['(', ')']).split_whitespace().last())
             .map(|t| t.trim_start_matches('*').split('[').next().unwrap_or_default().to_string()),
-        "function_definition" if matches!(lang, Lang::Cpp) => {
-            qualified_scope(node, text)
-        }
+        "function_definition" if matches!(lang, Lang::Cpp) => qualified_scope(node, text),
         _ => None,
     }
     .filter(|s| !s.is_empty());
@@ -644,7 +639,8 @@ mod tests {
     fn names_match_plain_and_qualified() {
         let e = extract(Lang::Rust, "struct Foo;\nimpl Foo {\n    fn new() -> Self { Foo }\n}\nfn new() {}\n");
         let q = NameQuery::new("Foo::new");
-        let hits: Vec<u32> = (0..e.symbols.len()).filter(|&i| q.matches(&e.symbols, i)).map(|i| e.symbols[i].start_line).collect();
+        let hits: Vec<u32> =
+            (0..e.symbols.len()).filter(|&i| q.matches(&e.symbols, i)).map(|i| e.symbols[i].start_line).collect();
         assert_eq!(hits, [3]);
         let all = NameQuery::new("new");
         assert_eq!((0..e.symbols.len()).filter(|&i| all.matches(&e.symbols, i)).count(), 2);
@@ -652,6 +648,9 @@ mod tests {
 
     #[test]
     fn closest_names() {
-        assert_eq!(closest("parse_cofig", ["parse_config", "render", "Parse_Config"], 3), ["parse_config", "Parse_Config"]);
+        assert_eq!(
+            closest("parse_cofig", ["parse_config", "render", "Parse_Config"], 3),
+            ["parse_config", "Parse_Config"]
+        );
     }
 }

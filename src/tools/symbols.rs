@@ -61,7 +61,11 @@ fn candidates(ctx: &Context, path: Option<&str>, cancel: &Cancel) -> ToolResult<
             cancel.check()?;
             let mut out = found.into_inner().unwrap_or_else(|p| p.into_inner());
             out.sort_by(|a, b| a.rel.cmp(&b.rel));
-            let scope = if target.is_root() { String::new() } else { ctx.ws.resolved_rel(&target).map(|r| r.display().to_string()).unwrap_or_else(|| target.display()) };
+            let scope = if target.is_root() {
+                String::new()
+            } else {
+                ctx.ws.resolved_rel(&target).map(|r| r.display().to_string()).unwrap_or_else(|| target.display())
+            };
             Ok((out, Some(scope)))
         }
         Err(e) if e.kind() == ErrorKind::WrongFileType => {
@@ -173,7 +177,14 @@ fn find_hits<'a>(snap: &'a Snapshot, q: &NameQuery) -> Vec<Hit<'a>> {
     }
     hits.sort_by_key(|h| {
         let s = &h.syms[h.i];
-        (symbols::is_test_path(h.rel), kind_rank(s.kind), s.kind == "impl", h.rel.matches('/').count(), h.rel, s.start_line)
+        (
+            symbols::is_test_path(h.rel),
+            kind_rank(s.kind),
+            s.kind == "impl",
+            h.rel.matches('/').count(),
+            h.rel,
+            s.start_line,
+        )
     });
     hits
 }
@@ -188,9 +199,11 @@ fn closest_hint(snap: &Snapshot, q: &NameQuery) -> String {
     let mut parts = Vec::new();
     for name in close {
         let at = snap.iter().find_map(|(rel, e)| {
-            e.symbols.iter().enumerate().find(|(_, s)| s.name == name).map(|(i, s)| {
-                format!("{} ({rel}:{})", symbols::qualified(&e.symbols, i), s.start_line)
-            })
+            e.symbols
+                .iter()
+                .enumerate()
+                .find(|(_, s)| s.name == name)
+                .map(|(i, s)| format!("{} ({rel}:{})", symbols::qualified(&e.symbols, i), s.start_line))
         });
         parts.push(at.unwrap_or_else(|| name.to_string()));
     }
@@ -230,7 +243,9 @@ pub fn find_symbol(ctx: &Context, req: &FindRequest<'_>, cancel: &Cancel) -> Too
         if req.include_body {
             let text = read_text(ctx, h.rel).unwrap_or_default();
             let last = s.end_line.min(s.start_line + MAX_BODY_LINES - 1);
-            for (n, line) in text.lines().enumerate().skip(s.start_line as usize - 1).take((last - s.start_line + 1) as usize) {
+            for (n, line) in
+                text.lines().enumerate().skip(s.start_line as usize - 1).take((last - s.start_line + 1) as usize)
+            {
                 out.push_str(&format!("{:>6}\t{line}\n", n + 1));
             }
             if last < s.end_line {
@@ -322,7 +337,10 @@ pub fn find_references(ctx: &Context, name: &str, path: Option<&str>, cancel: &C
             out.push_str(&format!("  … {} more lines in this file\n", rows.len() - MAX_REFS_PER_FILE));
         }
     }
-    out.push_str(&format!("[{total} uses of {ident:?} in {} files (identifiers only, not comments or strings)", files.len()));
+    out.push_str(&format!(
+        "[{total} uses of {ident:?} in {} files (identifiers only, not comments or strings)",
+        files.len()
+    ));
     if files_shown < files.len() {
         out.push_str(&format!(
             "; {files_shown} files shown, source before tests. Narrow with path, e.g. path=\"{}\"",
@@ -465,7 +483,10 @@ pub fn edit_symbol(ctx: &Context, req: &EditSymbolRequest<'_>) -> ToolResult<Str
     let text = std::str::from_utf8(&old.bytes)
         .map_err(|_| ToolError::new(ErrorKind::Unsupported, format!("{shown:?} is not valid UTF-8")))?;
     let lang = Lang::detect(&shown, text).filter(|l| symbols::supported(*l)).ok_or_else(|| {
-        ToolError::new(ErrorKind::Unsupported, format!("{shown:?}: no symbol support for this file type; use edit_file"))
+        ToolError::new(
+            ErrorKind::Unsupported,
+            format!("{shown:?}: no symbol support for this file type; use edit_file"),
+        )
     })?;
     let e = symbols::extract(lang, text);
     let q = NameQuery::new(req.name);
@@ -543,7 +564,10 @@ pub fn edit_symbol(ctx: &Context, req: &EditSymbolRequest<'_>) -> ToolResult<Str
         }
     };
     if new_text == text {
-        return Ok(format!("{shown}: the symbol already holds exactly this source; nothing written · version {}", old.version));
+        return Ok(format!(
+            "{shown}: the symbol already holds exactly this source; nothing written · version {}",
+            old.version
+        ));
     }
     let note = super::edit::gate(ctx, &p, Some(text), &new_text, false)?;
     let what = match position {

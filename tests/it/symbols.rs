@@ -83,7 +83,10 @@ async fn find_symbol_ranks_source_before_tests_and_shows_bodies() {
         "app/parse.py:4-5 function parse\n  def parse(text):\ntests/test_parse.py:1-2 function parse\n  def parse(text):\n"
     );
     let body = ok(&c, "find_symbol", json!({"name": "parse", "path": "app", "include_body": true})).await;
-    assert_eq!(body, "app/parse.py:4-5 function parse\n     4\tdef parse(text):\n     5\t    return re.split(',', text)\n");
+    assert_eq!(
+        body,
+        "app/parse.py:4-5 function parse\n     4\tdef parse(text):\n     5\t    return re.split(',', text)\n"
+    );
     let missing = err(&c, "find_symbol", json!({"name": "prase"})).await;
     assert!(missing.contains("closest names: parse (app/parse.py:4)"), "{missing}");
 }
@@ -155,25 +158,40 @@ async fn edit_symbol_replaces_inserts_refuses_and_undoes() {
     .await;
     assert!(out.contains("replaced method Cart.total (was lines 2-3)") && out.contains("syntax ok"), "{out}");
     let now = std::fs::read_to_string(p.root.join("shop.py")).unwrap();
-    assert_eq!(now, src.replace("        return 0\n\n    def count", "        return sum(self.items)\n\n    def count"));
+    assert_eq!(
+        now,
+        src.replace("        return 0\n\n    def count", "        return sum(self.items)\n\n    def count")
+    );
     // Ambiguous: both candidates listed.
-    let amb = err(&c, "edit_symbol", json!({"path": "shop.py", "name": "count", "body": "def count(self):\n    return 2"})).await;
+    let amb =
+        err(&c, "edit_symbol", json!({"path": "shop.py", "name": "count", "body": "def count(self):\n    return 2"}))
+            .await;
     assert!(amb.contains("method Cart.count (lines 5-6)") && amb.contains("method Shelf.count (lines 10-11)"), "{amb}");
     // Missing: the closest names.
-    let missing = err(&c, "edit_symbol", json!({"path": "shop.py", "name": "Cart.totl", "body": "def x(): pass"})).await;
+    let missing =
+        err(&c, "edit_symbol", json!({"path": "shop.py", "name": "Cart.totl", "body": "def x(): pass"})).await;
     assert!(missing.contains("closest: Cart.total (line 2)"), "{missing}");
     // A body that breaks the syntax is refused and the file is untouched.
-    let broken = err(&c, "edit_symbol", json!({"path": "shop.py", "name": "Shelf.count", "body": "def count(self:\n    return 1"})).await;
+    let broken = err(
+        &c,
+        "edit_symbol",
+        json!({"path": "shop.py", "name": "Shelf.count", "body": "def count(self:\n    return 1"}),
+    )
+    .await;
     assert!(broken.contains("Refused") && broken.contains("shop.py:10"), "{broken}");
     assert_eq!(std::fs::read_to_string(p.root.join("shop.py")).unwrap(), now);
     // Insert after, then undo it.
     ok(&c, "edit_symbol", json!({"path": "shop.py", "name": "Shelf.count", "position": "after", "body": "def empty(self):\n    return False"})).await;
     let inserted = std::fs::read_to_string(p.root.join("shop.py")).unwrap();
-    assert!(inserted.ends_with("    def count(self):\n        return 1\n\n    def empty(self):\n        return False\n"), "{inserted}");
+    assert!(
+        inserted.ends_with("    def count(self):\n        return 1\n\n    def empty(self):\n        return False\n"),
+        "{inserted}"
+    );
     ok(&c, "undo_edit", json!({"path": "shop.py"})).await;
     assert_eq!(std::fs::read_to_string(p.root.join("shop.py")).unwrap(), now);
     // Insert before a top-level class.
-    ok(&c, "edit_symbol", json!({"path": "shop.py", "name": "Shelf", "position": "before", "body": "BASE = 1\n"})).await;
+    ok(&c, "edit_symbol", json!({"path": "shop.py", "name": "Shelf", "position": "before", "body": "BASE = 1\n"}))
+        .await;
     assert!(std::fs::read_to_string(p.root.join("shop.py")).unwrap().contains("\n\nBASE = 1\n\nclass Shelf:\n"));
 }
 
@@ -184,19 +202,35 @@ async fn edit_symbol_carries_rust_attributes_and_doc_comments() {
     p.write("src/lib.rs", format!("pub struct Tally(u32);\n\n{src}"));
     let c = stdio(&p.root, &[]).await;
     // A body without the attributes keeps them.
-    ok(&c, "edit_symbol", json!({"path": "src/lib.rs", "name": "Tally.bump", "body": "pub fn bump(&mut self) {\n    self.0 += 2;\n}"})).await;
+    ok(
+        &c,
+        "edit_symbol",
+        json!({"path": "src/lib.rs", "name": "Tally.bump", "body": "pub fn bump(&mut self) {\n    self.0 += 2;\n}"}),
+    )
+    .await;
     let kept = std::fs::read_to_string(p.root.join("src/lib.rs")).unwrap();
-    assert!(kept.contains("    /// Adds one.\n    #[inline]\n    pub fn bump(&mut self) {\n        self.0 += 2;\n    }\n"), "{kept}");
+    assert!(
+        kept.contains("    /// Adds one.\n    #[inline]\n    pub fn bump(&mut self) {\n        self.0 += 2;\n    }\n"),
+        "{kept}"
+    );
     // A body with them replaces them.
     ok(&c, "edit_symbol", json!({"path": "src/lib.rs", "name": "Tally::bump", "body": "/// Adds two.\npub fn bump(&mut self) {\n    self.0 += 2;\n}"})).await;
     let replaced = std::fs::read_to_string(p.root.join("src/lib.rs")).unwrap();
-    assert!(replaced.contains("impl Tally {\n    /// Adds two.\n    pub fn bump(&mut self) {\n        self.0 += 2;\n    }\n}\n"), "{replaced}");
+    assert!(
+        replaced.contains(
+            "impl Tally {\n    /// Adds two.\n    pub fn bump(&mut self) {\n        self.0 += 2;\n    }\n}\n"
+        ),
+        "{replaced}"
+    );
 }
 
 #[tokio::test]
 async fn repo_map_ranks_what_the_code_uses_and_follows_focus() {
     let p = Project::new();
-    p.write("core/engine.py", "class Engine:\n    def start(self):\n        pass\n\n\ndef rarely_used_helper():\n    pass\n");
+    p.write(
+        "core/engine.py",
+        "class Engine:\n    def start(self):\n        pass\n\n\ndef rarely_used_helper():\n    pass\n",
+    );
     for name in ["a", "b", "c"] {
         p.write(&format!("app/{name}.py"), "from core.engine import Engine\n\nEngine().start()\n");
     }
@@ -229,7 +263,9 @@ async fn a_bug_fix_costs_fewer_characters_with_symbols_than_with_read_file() {
     let fix_new = "    return price * (1 - rate)";
 
     let read = ok(&c, "read_file", json!({"path": "inventory.py"})).await;
-    let edit = ok(&c, "edit_file", json!({"path": "inventory.py", "edits": [{"old_string": fix_old, "new_string": fix_new}]})).await;
+    let edit =
+        ok(&c, "edit_file", json!({"path": "inventory.py", "edits": [{"old_string": fix_old, "new_string": fix_new}]}))
+            .await;
     let with_read = read.len() + edit.len();
     ok(&c, "undo_edit", json!({"path": "inventory.py"})).await;
 
@@ -238,6 +274,8 @@ async fn a_bug_fix_costs_fewer_characters_with_symbols_than_with_read_file() {
     let edited = ok(&c, "edit_symbol", json!({"path": "inventory.py", "name": "discount", "body": "def discount(price, rate):\n    return price * (1 - rate)"})).await;
     let with_symbols = found.len() + edited.len();
     assert!(std::fs::read_to_string(p.root.join("inventory.py")).unwrap().ends_with(&format!("{fix_new}\n")));
-    println!("bug-fix loop, characters returned to the model: read_file+edit_file {with_read}, find_symbol+edit_symbol {with_symbols}");
+    println!(
+        "bug-fix loop, characters returned to the model: read_file+edit_file {with_read}, find_symbol+edit_symbol {with_symbols}"
+    );
     assert!(with_symbols * 2 < with_read, "read_file flow {with_read} chars, symbol flow {with_symbols}");
 }
