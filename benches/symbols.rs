@@ -201,4 +201,31 @@ async fn main() {
         println!("{tool:<16} {name:<12} {:>10}   {}", ms(median(t)), last.chars().take(110).collect::<String>());
     }
     let _ = client.cancel().await;
+
+    // The index alone, in this process: the same files through the library, and what it holds.
+    let index = codebox::symbols::index::Index::default();
+    let candidates: Vec<_> = files
+        .iter()
+        .filter_map(|f| {
+            let rel = f.strip_prefix(&corpus).ok()?.to_string_lossy().to_string();
+            let meta = std::fs::symlink_metadata(f).ok()?;
+            let lang = Lang::detect(&rel, "")?;
+            Some(codebox::symbols::index::Candidate { rel, lang, stamp: codebox::symbols::index::Stamp::of(&meta) })
+        })
+        .collect();
+    let read = |rel: &str| {
+        let p = corpus.join(rel);
+        let meta = std::fs::metadata(&p).ok()?;
+        Some((std::fs::read(&p).ok()?, codebox::symbols::index::Stamp::of(&meta)))
+    };
+    let t = Instant::now();
+    let snap = index.refresh(Some(""), &candidates, read, &std::sync::atomic::AtomicBool::new(false));
+    let took = t.elapsed();
+    let (nfiles, syms, refs, names, bytes) = index.stats();
+    println!(
+        "index in process              {:>10}   {nfiles} files, {syms} symbols, {refs} identifier entries, {names} names: about {:.1} MiB of data",
+        ms(took),
+        bytes as f64 / 1048576.0
+    );
+    drop(snap);
 }

@@ -3,11 +3,11 @@
 
 Usage: scripts/measure/symbols_accuracy.py CORPUS_DIR [--examples N]
 
-Both tools get the same file list (every file of at most 1 MiB, as the index parses, under CORPUS_DIR whose
-extension both know, hidden directories skipped). A definition is (path, line of its name, name). Recall: of ctags' function, method, class, struct, enum,
-trait and interface definitions, the share codebox also reports (any kind). Precision: of codebox's definitions of
-those kinds, the share ctags reports too (any kind, all its default kinds enabled). Prints a table and, with
---examples, the first N misses each way per language.
+Both tools get the same file list: every file of at most 1 MiB (as the index parses) under CORPUS_DIR whose
+extension both know, hidden directories skipped. A definition is (path, line of its name, name). Recall: of
+ctags' function, method, class, struct, enum, trait and interface definitions, the share codebox also reports
+(any kind). Precision: of codebox's definitions of those kinds, the share ctags reports too (any kind, all its
+default kinds enabled). Prints a table and, with --examples, the first N misses each way per language.
 
 Needs `ctags` (Debian package universal-ctags) and builds the symbols_tags example in release mode.
 """
