@@ -49,7 +49,8 @@ fn indexed_files(root: &Path) -> Vec<PathBuf> {
         }
         let p = e.path().to_string_lossy().to_string();
         let small = e.metadata().is_ok_and(|m| m.len() <= codebox::symbols::index::MAX_FILE_BYTES);
-        if small && Lang::detect(&p, "").is_some_and(codebox::symbols::supported) {
+        let lang = Lang::detect(&p, "").filter(|l| *l != Lang::Json);
+        if small && lang.is_some_and(codebox::symbols::supported) {
             out.push(e.into_path());
         }
     }

@@ -48,7 +48,9 @@ fn candidates(ctx: &Context, path: Option<&str>, cancel: &Cancel) -> ToolResult<
                         return WalkState::Continue;
                     }
                     let rel = ctx.ws.relative_display(entry.path());
-                    let Some(lang) = Lang::detect(&rel, "").filter(|l| symbols::supported(*l)) else {
+                    // JSON is data, often large fixtures: indexed only when named (outline of the file itself).
+                    let Some(lang) = Lang::detect(&rel, "").filter(|l| symbols::supported(*l) && *l != Lang::Json)
+                    else {
                         return WalkState::Continue;
                     };
                     if let Ok(meta) = entry.metadata() {
