@@ -18,6 +18,7 @@ pub mod search;
 pub mod server;
 pub mod session;
 pub mod spill;
+pub mod symbols;
 pub mod syntax;
 pub mod testparse;
 pub mod testrun;

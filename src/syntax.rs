@@ -280,7 +280,7 @@ pub fn check(lang: Lang, text: &str) -> Report {
 
 /// Parses `text`, reusing `old` (already edited to match `text`) where nothing changed. None when the parser
 /// could not run.
-fn parse_tree(lang: Lang, text: &str, old: Option<&Tree>) -> Option<Tree> {
+pub fn parse_tree(lang: Lang, text: &str, old: Option<&Tree>) -> Option<Tree> {
     // tree-sitter addresses text with u32 byte offsets.
     if u32::try_from(text.len()).is_err() {
         return None;

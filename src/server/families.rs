@@ -5,13 +5,14 @@
 /// Family name (one of `config::TOOL_FAMILIES`) and its tools.
 pub const FAMILIES: &[(&str, &[&str])] = &[
     ("files", &["read_file", "list_directory", "find_files"]),
-    ("edits", &["write_file", "edit_file", "apply_patch", "undo_edit"]),
+    // Every tool that writes files is here, edit_symbol included: turning edits off turns off all writes.
+    ("edits", &["write_file", "edit_file", "apply_patch", "undo_edit", "edit_symbol"]),
     ("search", &["search"]),
     ("commands", &["run_command"]),
     ("jobs", &["job_start", "job_output", "job_input", "job_stop", "job_list"]),
     ("tests", &["run_tests"]),
     ("git", &["git_status", "git_diff", "git_commit", "git_branch"]),
-    ("symbols", &["outline", "find_symbol", "find_references", "repo_map", "edit_symbol"]),
+    ("symbols", &["outline", "find_symbol", "find_references", "repo_map"]),
 ];
 
 /// The family of `tool`, or None for a tool that is always offered.

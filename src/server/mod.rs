@@ -36,7 +36,11 @@ const INSTRUCTIONS: &str = "codebox: a confined workbench over one workspace dir
 Paths are relative to the workspace root; nothing outside it is reachable. \
 Explore with list_directory and find_files, then read_file (numbered lines; follow the `next:` hint for more). \
 Long results are cut to a budget and name the read_output call that returns the rest. \
-Servers and watchers run as jobs (job_start), reachable from run_command and run_tests on localhost.";
+Servers and watchers run as jobs (job_start), reachable from run_command and run_tests on localhost. \
+Code intelligence without reading whole files: outline (a file's or directory's definitions with line ranges), \
+find_symbol (definitions of a name or Class.method, include_body for source), find_references (uses in code, \
+not comments or strings), repo_map (the most referenced files and signatures; focus on files or names), \
+edit_symbol (replace a definition whole, signature included, or insert before/after it; syntax-checked, undoable).";
 
 #[derive(Clone)]
 pub struct CodeboxServer {
@@ -725,6 +729,108 @@ line or the exit; or tail/pattern over all it kept.",
         };
         let ctx = self.ctx.clone();
         blocking(ct, move |cancel| tools::git::branch(&ctx, &p.name, cancel)).await
+    }
+
+    #[tool(
+        name = "outline",
+        description = "Symbols of a file or directory.",
+        input_schema = schema::input::<OutlineParams>(),
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn outline(&self, Parameters(args): Parameters<JsonObject>, ct: CancellationToken) -> CallToolResult {
+        let p: OutlineParams = match parse("outline", args) {
+            Ok(p) => p,
+            Err(e) => return e,
+        };
+        let ctx = self.ctx.clone();
+        blocking(ct, move |cancel| tools::symbols::outline(&ctx, &p.path, cancel)).await
+    }
+
+    #[tool(
+        name = "find_symbol",
+        description = "Where a symbol is defined.",
+        input_schema = schema::input::<FindSymbolParams>(),
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn find_symbol(&self, Parameters(args): Parameters<JsonObject>, ct: CancellationToken) -> CallToolResult {
+        let p: FindSymbolParams = match parse("find_symbol", args) {
+            Ok(p) => p,
+            Err(e) => return e,
+        };
+        let ctx = self.ctx.clone();
+        blocking(ct, move |cancel| {
+            let req = tools::symbols::FindRequest {
+                name: &p.name,
+                path: p.path.as_deref(),
+                include_body: p.include_body.unwrap_or(false),
+            };
+            tools::symbols::find_symbol(&ctx, &req, cancel)
+        })
+        .await
+    }
+
+    #[tool(
+        name = "find_references",
+        description = "Uses of a name.",
+        input_schema = schema::input::<FindReferencesParams>(),
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn find_references(&self, Parameters(args): Parameters<JsonObject>, ct: CancellationToken) -> CallToolResult {
+        let p: FindReferencesParams = match parse("find_references", args) {
+            Ok(p) => p,
+            Err(e) => return e,
+        };
+        let ctx = self.ctx.clone();
+        blocking(ct, move |cancel| tools::symbols::find_references(&ctx, &p.name, p.path.as_deref(), cancel)).await
+    }
+
+    #[tool(
+        name = "repo_map",
+        description = "Ranked repo map.",
+        input_schema = schema::input::<RepoMapParams>(),
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn repo_map(&self, Parameters(args): Parameters<JsonObject>, ct: CancellationToken) -> CallToolResult {
+        let p: RepoMapParams = match parse("repo_map", args) {
+            Ok(p) => p,
+            Err(e) => return e,
+        };
+        let ctx = self.ctx.clone();
+        blocking(ct, move |cancel| {
+            // "a.rs, Parser" is two focus items: a string may list several.
+            let focus: Vec<String> = p
+                .focus
+                .unwrap_or_default()
+                .iter()
+                .flat_map(|f| f.split([',', '\n']).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string))
+                .collect();
+            tools::symbols::repo_map(&ctx, &focus, p.max_chars, cancel)
+        })
+        .await
+    }
+
+    #[tool(
+        name = "edit_symbol",
+        description = "Replace or insert by symbol name.",
+        input_schema = schema::input::<EditSymbolParams>(),
+        annotations(destructive_hint = true, open_world_hint = false)
+    )]
+    async fn edit_symbol(&self, Parameters(args): Parameters<JsonObject>, ct: CancellationToken) -> CallToolResult {
+        let p: EditSymbolParams = match parse("edit_symbol", args) {
+            Ok(p) => p,
+            Err(e) => return e,
+        };
+        let ctx = self.ctx.clone();
+        blocking(ct, move |_| {
+            let req = tools::symbols::EditSymbolRequest {
+                path: &p.path,
+                name: &p.name,
+                body: &p.body,
+                position: p.position.as_deref(),
+            };
+            tools::symbols::edit_symbol(&ctx, &req)
+        })
+        .await
     }
 }
 

@@ -286,3 +286,60 @@ pub struct JobIdParams {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JobListParams {}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutlineParams {
+    pub path: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FindSymbolParams {
+    pub name: String,
+    pub path: Option<String>,
+    pub include_body: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FindReferencesParams {
+    pub name: String,
+    pub path: Option<String>,
+}
+
+/// Accepts `"a.rs"` as well as `["a.rs", "Parser"]` (repo_map's `focus` is a string in the schema to save
+/// characters; the forgiving layer passes an array through as it came).
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(Option::<OneOrMany>::deserialize(d)?.map(|v| match v {
+        // The schema says "comma-separated": split it.
+        OneOrMany::One(s) => s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect(),
+        OneOrMany::Many(v) => v,
+    }))
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RepoMapParams {
+    // A string in the schema (cheaper in tools/list); an array is accepted too.
+    #[serde(default, deserialize_with = "one_or_many")]
+    #[schemars(with = "Option<String>")]
+    pub focus: Option<Vec<String>>,
+    pub max_chars: Option<usize>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EditSymbolParams {
+    pub path: String,
+    pub name: String,
+    pub body: String,
+    #[schemars(extend("enum" = crate::tools::symbols::POSITIONS))]
+    pub position: Option<String>,
+}

@@ -101,7 +101,7 @@ pub(super) fn gate(ctx: &Context, p: &WorkspacePath, old: Option<&str>, new: &st
 }
 
 /// Writes, records undo, and builds the result: what happened, the new version, the diff within the budget.
-fn commit(
+pub(super) fn commit(
     ctx: &Context,
     p: &WorkspacePath,
     old: Option<&Existing>,

@@ -12,6 +12,7 @@ pub mod patch;
 pub mod read;
 pub mod run_tests;
 pub mod search;
+pub mod symbols;
 
 use std::sync::Arc;
 
@@ -41,6 +42,8 @@ pub struct Context {
     pub session: Arc<crate::session::Session>,
     /// The filtering proxy, with `network = "proxy"`.
     pub proxy: Option<Arc<crate::proxy::Proxy>>,
+    /// Definitions and identifier uses per file, for outline, find_symbol, find_references and repo_map.
+    pub symbols: Arc<crate::symbols::index::Index>,
 }
 
 /// The smallest `max_output_chars` a call may ask for (`output.max_chars` in codebox.toml has the same floor).
@@ -166,6 +169,7 @@ impl Context {
             scratch: Arc::new(scratch),
             session: Default::default(),
             proxy,
+            symbols: Default::default(),
         })
     }
 }

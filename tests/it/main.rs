@@ -21,3 +21,4 @@ mod run_tests;
 mod sandbox;
 mod schemas;
 mod search;
+mod symbols;
