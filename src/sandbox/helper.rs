@@ -283,8 +283,8 @@ fn receive_handoff(proxy: &std::os::unix::net::UnixStream) -> Option<(Vec<u8>, O
 /// Carries bytes both ways until each side has closed.
 fn relay<A, B>(a: A, b: B)
 where
-    A: std::io::Read + std::io::Write + Shut + TryCloneStream + Send + 'static,
-    B: std::io::Read + std::io::Write + Shut + TryCloneStream + Send + 'static,
+    A: std::io::Read + std::io::Write + AsRawFd + Shut + TryCloneStream + Send + 'static,
+    B: std::io::Read + std::io::Write + AsRawFd + Shut + TryCloneStream + Send + 'static,
 {
     let (Ok(mut a_r), Ok(mut b_w)) = (a.try_clone_stream(), b.try_clone_stream()) else { return };
     let up = std::thread::spawn(move || {
@@ -329,9 +329,16 @@ impl TryCloneStream for std::os::unix::net::UnixStream {
     }
 }
 
-/// Copies until EOF or an error with a large buffer: downloads through the forwarder move at memory speed
-/// rather than in 8 KiB steps.
-fn copy_large(from: &mut impl std::io::Read, to: &mut impl std::io::Write) {
+/// Copies until EOF or an error: with splice(2) through a pipe (the bytes never enter this process), else with a
+/// large buffer.
+fn copy_large<F, T>(from: &mut F, to: &mut T)
+where
+    F: std::io::Read + AsRawFd,
+    T: std::io::Write + AsRawFd,
+{
+    if splice_all(from.as_raw_fd(), to.as_raw_fd()).is_ok() {
+        return;
+    }
     let mut buf = vec![0u8; 256 << 10];
     loop {
         match from.read(&mut buf) {
@@ -343,6 +350,42 @@ fn copy_large(from: &mut impl std::io::Read, to: &mut impl std::io::Write) {
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(_) => return,
+        }
+    }
+}
+
+/// Moves everything from `from` to `to` through a pipe with splice(2), until EOF. Err when splice cannot be used
+/// for these fds before any byte has moved (the caller then copies); errors after that end the copy.
+fn splice_all(from: i32, to: i32) -> Result<(), ()> {
+    const CHUNK: usize = 1 << 20;
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|_| ())?;
+    let flags = libc::SPLICE_F_MOVE | libc::SPLICE_F_MORE;
+    let mut moved_any = false;
+    loop {
+        // SAFETY: splice between fds this process owns; null offsets (sockets and pipes have none).
+        let n = unsafe { libc::splice(from, std::ptr::null_mut(), w.as_raw_fd(), std::ptr::null_mut(), CHUNK, flags) };
+        if n == 0 {
+            return Ok(());
+        }
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return if moved_any { Ok(()) } else { Err(()) };
+        }
+        moved_any = true;
+        let mut left = n as usize;
+        while left > 0 {
+            // SAFETY: as above.
+            let m = unsafe { libc::splice(r.as_raw_fd(), std::ptr::null_mut(), to, std::ptr::null_mut(), left, flags) };
+            if m < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            if m <= 0 {
+                return Ok(());
+            }
+            left -= m as usize;
         }
     }
 }
