@@ -359,6 +359,8 @@ where
 fn splice_all(from: i32, to: i32) -> Result<(), ()> {
     const CHUNK: usize = 1 << 20;
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|_| ())?;
+    // A pipe holds 64 KiB by default: a larger one moves more per call (the kernel may cap it; that is fine).
+    let _ = nix::fcntl::fcntl(&w, nix::fcntl::FcntlArg::F_SETPIPE_SZ(CHUNK as i32));
     let flags = libc::SPLICE_F_MOVE | libc::SPLICE_F_MORE;
     let mut moved_any = false;
     loop {
