@@ -210,6 +210,7 @@ fn in_child(what: &str, f: fn() -> i32) -> Status {
     match unsafe { nix::unistd::fork() } {
         Ok(nix::unistd::ForkResult::Child) => {
             let code = f();
+            // SAFETY: _exit ends the forked child without running the parent's destructors or atexit handlers.
             unsafe { libc::_exit(code.clamp(0, 255)) }
         }
         Ok(nix::unistd::ForkResult::Parent { child }) => match nix::sys::wait::waitpid(child, None) {

@@ -106,6 +106,8 @@ pub fn helper_main() -> ! {
             s.layer("loopback", lo);
         }
     }
+    // SAFETY: the helper is single-threaded (a fresh process that started no threads), so the child may run
+    // ordinary code.
     match unsafe { fork() } {
         Ok(ForkResult::Child) => init(&spec, s, have_ns && private_net, fs_built),
         Ok(ForkResult::Parent { child }) => {

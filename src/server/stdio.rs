@@ -35,7 +35,9 @@ fn pipe(fd: i32) -> Option<Pipe> {
     let owned = unsafe { OwnedFd::from_raw_fd(dup) };
     // O_NONBLOCK is per open file description: it changes codebox's end of the pipe only (the client holds the
     // other end, children get /dev/null as stdin).
+    // SAFETY: fcntl on a descriptor we own, with flag arguments only.
     let flags = unsafe { libc::fcntl(dup, libc::F_GETFL) };
+    // SAFETY: as above.
     if flags < 0 || unsafe { libc::fcntl(dup, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
         return None;
     }
@@ -56,8 +58,8 @@ impl AsyncRead for Pipe {
         loop {
             let mut guard = ready!(self.fd.poll_read_ready(cx))?;
             let unfilled = buf.initialize_unfilled();
-            // SAFETY: reading into initialised memory we were lent, from an fd we own.
             match guard.try_io(|fd| {
+                // SAFETY: reading into initialised memory we were lent, from an fd we own.
                 let n = unsafe { libc::read(fd.as_raw_fd(), unfilled.as_mut_ptr().cast(), unfilled.len()) };
                 if n < 0 { Err(io::Error::last_os_error()) } else { Ok(n as usize) }
             }) {
@@ -76,8 +78,8 @@ impl AsyncWrite for Pipe {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
         loop {
             let mut guard = ready!(self.fd.poll_write_ready(cx))?;
-            // SAFETY: writing from a buffer we were lent, to an fd we own.
             match guard.try_io(|fd| {
+                // SAFETY: writing from a buffer we were lent, to an fd we own.
                 let n = unsafe { libc::write(fd.as_raw_fd(), data.as_ptr().cast(), data.len()) };
                 if n < 0 { Err(io::Error::last_os_error()) } else { Ok(n as usize) }
             }) {
