@@ -902,8 +902,9 @@ fn plural(n: u64, word: &str) -> String {
     if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
 }
 
-fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 3] = ["KiB", "MiB", "GiB"];
+/// A byte count the way every result shows it: 1 byte, 512 bytes, 3.4 KiB, 12.0 MiB, 1.5 GiB.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
     if n < 1024 {
         return plural(n, "byte");
     }

@@ -13,7 +13,7 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
@@ -601,15 +601,7 @@ fn io_error(id: &str, e: &io::Error) -> SpillError {
 }
 
 fn size(bytes: u64) -> String {
-    if bytes >= 1 << 30 && bytes.is_multiple_of(1 << 30) {
-        format!("{} GiB", bytes >> 30)
-    } else if bytes >= 1 << 20 {
-        format!("{:.1} MiB", bytes as f64 / (1u64 << 20) as f64)
-    } else if bytes >= 1 << 10 {
-        format!("{:.1} KiB", bytes as f64 / 1024.0)
-    } else {
-        format!("{bytes} bytes")
-    }
+    crate::output::human_bytes(bytes)
 }
 
 /// `o` plus 10 base32 chars from the OS's random source. Should /dev/urandom be unreadable,
@@ -617,7 +609,7 @@ fn size(bytes: u64) -> String {
 /// ids that do not collide and are hard to guess.
 fn random_id() -> String {
     let mut bytes = [0u8; 8];
-    let seeded = File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes)).is_ok();
+    let seeded = crate::random::fill(&mut bytes).is_ok();
     let mut n = if seeded {
         u64::from_le_bytes(bytes)
     } else {
@@ -785,7 +777,7 @@ mod tests {
         assert_eq!(
             e.to_string(),
             format!(
-                "output {} is no longer kept (the store keeps the newest 3 outputs, 1 GiB in \
+                "output {} is no longer kept (the store keeps the newest 3 outputs, 1.0 GiB in \
                  all); re-run the command",
                 ids[0]
             )
@@ -839,7 +831,7 @@ mod tests {
         let e = s.read_range("o7", 0, 1).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "no output with id \"o7\" is kept (the store keeps the newest 64 outputs, 1 GiB in \
+            "no output with id \"o7\" is kept (the store keeps the newest 64 outputs, 1.0 GiB in \
              all); use an id named in a truncated result, or re-run the command"
         );
     }

@@ -94,11 +94,9 @@ macro_rules! regex {
     };
 }
 
-regex!(ANSI, r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07");
-
+/// Runner output without terminal colours or carriage returns (output's one ANSI stripper, then `\r` dropped).
 fn strip_ansi(s: &str) -> String {
-    let s = if s.contains('\x1b') { ANSI.replace_all(s, "").into_owned() } else { s.to_string() };
-    s.replace('\r', "")
+    crate::output::strip_ansi(s).replace('\r', "")
 }
 
 fn num<T: std::str::FromStr>(s: Option<regex::Match<'_>>) -> Option<T> {

@@ -74,19 +74,9 @@ impl Context {
     }
 }
 
-/// Formats a byte count the way results show it: 512 B, 3.4 KiB, 12.0 MiB.
+/// Formats a byte count the way results show it (`output::human_bytes`, the one formatter).
 pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
-    if n < 1024 {
-        return format!("{n} B");
-    }
-    let mut v = n as f64 / 1024.0;
-    let mut unit = 0;
-    while v >= 1024.0 && unit < UNITS.len() - 1 {
-        v /= 1024.0;
-        unit += 1;
-    }
-    format!("{v:.1} {}", UNITS[unit])
+    crate::output::human_bytes(n)
 }
 
 /// Cancellation as the domain sees it: a flag the server sets when the client cancels the call.

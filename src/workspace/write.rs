@@ -269,7 +269,7 @@ fn write_into(dir: BorrowedFd<'_>, name: &OsStr, content: &[u8], mode: u32) -> s
         name.to_string_lossy().chars().take(40).collect::<String>(),
         TMP_MARK,
         std::process::id(),
-        rand_u32()
+        rand_u32()?
     );
     let anon = nix::fcntl::openat(
         dir,
@@ -366,8 +366,10 @@ fn sweep_leftovers(dir: BorrowedFd<'_>) {
     }
 }
 
-fn rand_u32() -> u32 {
+/// A random suffix for a temporary name; without the system's randomness the write fails (two writers could
+/// otherwise pick the same name).
+fn rand_u32() -> std::io::Result<u32> {
     let mut b = [0u8; 4];
-    let _ = getrandom::fill(&mut b);
-    u32::from_ne_bytes(b)
+    crate::random::fill(&mut b).map_err(std::io::Error::other)?;
+    Ok(u32::from_ne_bytes(b))
 }
