@@ -232,13 +232,13 @@ fn forward_one(inside: std::net::TcpStream, socket: &Path) {
             if upstream.set_nonblocking(false).is_err() {
                 return;
             }
-            relay(inside, upstream);
+            relay(inside.into(), upstream.into());
         }
         None => {
             if (&inside).write_all(&to_client).is_err() {
                 return;
             }
-            relay(inside, proxy);
+            relay(inside.into(), proxy.into());
         }
     }
 }
@@ -282,65 +282,31 @@ fn receive_handoff(proxy: &std::os::unix::net::UnixStream) -> Option<(Vec<u8>, O
     Some((buf, fd))
 }
 
-/// Carries bytes both ways until each side has closed.
-fn relay<A, B>(a: A, b: B)
-where
-    A: std::io::Read + std::io::Write + AsRawFd + Shut + TryCloneStream + Send + 'static,
-    B: std::io::Read + std::io::Write + AsRawFd + Shut + TryCloneStream + Send + 'static,
-{
-    let (Ok(mut a_r), Ok(mut b_w)) = (a.try_clone_stream(), b.try_clone_stream()) else { return };
+/// Carries bytes both ways between two sockets until each side has closed.
+fn relay(a: OwnedFd, b: OwnedFd) {
+    let (Ok(a_in), Ok(b_out)) = (a.try_clone(), b.try_clone()) else { return };
     let up = std::thread::spawn(move || {
-        copy_large(&mut a_r, &mut b_w);
-        b_w.shut_write();
+        copy_large(&a_in, &b_out);
+        shut_write(&b_out);
     });
-    let (mut b_r, mut a_w) = (b, a);
-    copy_large(&mut b_r, &mut a_w);
-    a_w.shut_write();
+    copy_large(&b, &a);
+    shut_write(&a);
     let _ = up.join();
 }
 
-trait Shut {
-    fn shut_write(&self);
-}
-
-trait TryCloneStream: Sized {
-    fn try_clone_stream(&self) -> std::io::Result<Self>;
-}
-
-impl Shut for std::net::TcpStream {
-    fn shut_write(&self) {
-        let _ = self.shutdown(std::net::Shutdown::Write);
-    }
-}
-
-impl TryCloneStream for std::net::TcpStream {
-    fn try_clone_stream(&self) -> std::io::Result<Self> {
-        self.try_clone()
-    }
-}
-
-impl Shut for std::os::unix::net::UnixStream {
-    fn shut_write(&self) {
-        let _ = self.shutdown(std::net::Shutdown::Write);
-    }
-}
-
-impl TryCloneStream for std::os::unix::net::UnixStream {
-    fn try_clone_stream(&self) -> std::io::Result<Self> {
-        self.try_clone()
-    }
+fn shut_write(socket: &OwnedFd) {
+    let _ = nix::sys::socket::shutdown(socket.as_raw_fd(), nix::sys::socket::Shutdown::Write);
 }
 
 /// Copies until EOF or an error: with splice(2) through a pipe (the bytes never enter this process), else with a
 /// large buffer.
-fn copy_large<F, T>(from: &mut F, to: &mut T)
-where
-    F: std::io::Read + AsRawFd,
-    T: std::io::Write + AsRawFd,
-{
+fn copy_large(from: &OwnedFd, to: &OwnedFd) {
+    use std::io::{Read, Write};
     if splice_all(from.as_raw_fd(), to.as_raw_fd()).is_ok() {
         return;
     }
+    let (Ok(from), Ok(to)) = (from.try_clone(), to.try_clone()) else { return };
+    let (mut from, mut to) = (std::fs::File::from(from), std::fs::File::from(to));
     let mut buf = vec![0u8; 256 << 10];
     loop {
         match from.read(&mut buf) {

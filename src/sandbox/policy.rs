@@ -46,7 +46,8 @@ pub struct Sandbox {
     /// With `network = "proxy"`: the proxy's unix socket, which each session's forwarder connects to.
     proxy_socket: Option<PathBuf>,
     /// Root-only files under /etc, hidden inside (when codebox runs as root: uid 0 inside could read them).
-    masked: Vec<PathBuf>,
+    /// Found on the first run, not at start.
+    masked: std::sync::OnceLock<Vec<PathBuf>>,
     /// Where each run's cgroup goes, or why there is none.
     cgroups: Result<super::cgroup::Hierarchy, String>,
     /// Numbers the runs' cgroups.
@@ -147,7 +148,6 @@ impl Sandbox {
             base_env.push(("LANG".into(), "C.UTF-8".into()));
         }
         let protected = settings.protected.iter().map(|p| workspace.join(p)).collect();
-        let masked = if nix::unistd::geteuid().is_root() { root_only_files(Path::new("/etc")) } else { Vec::new() };
         let cgroups = if mode == SandboxMode::Off {
             Err("the sandbox is off".to_string())
         } else {
@@ -164,7 +164,7 @@ impl Sandbox {
             rebind,
             read_exec,
             protected,
-            masked,
+            masked: std::sync::OnceLock::new(),
             cgroups,
             runs: Default::default(),
             base_env,
@@ -265,7 +265,12 @@ impl Sandbox {
             rebind: self.rebind.clone(),
             read_exec: self.read_exec.clone(),
             protected,
-            masked: self.masked.clone(),
+            masked: self
+                .masked
+                .get_or_init(|| {
+                    if nix::unistd::geteuid().is_root() { root_only_files(Path::new("/etc")) } else { Vec::new() }
+                })
+                .clone(),
             network: s.network == crate::config::NetworkMode::Host,
             strict: self.mode == SandboxMode::Strict,
             report_dir: run.report_dir.clone(),

@@ -227,3 +227,52 @@ pub async fn sh_ok(c: &Client, command: &str) -> String {
     assert!(!out.is_error, "run_command was refused: {}", out.text);
     out.text
 }
+
+/// A client that forwards the message of every progress notification it receives.
+pub struct ProgressClient(pub tokio::sync::mpsc::UnboundedSender<String>);
+
+impl rmcp::ClientHandler for ProgressClient {
+    async fn on_progress(
+        &self,
+        params: rmcp::model::ProgressNotificationParam,
+        _: rmcp::service::NotificationContext<rmcp::RoleClient>,
+    ) {
+        let _ = self.0.send(params.message.unwrap_or_default());
+    }
+}
+
+pub type ProgressPeer = RunningService<RoleClient, ProgressClient>;
+
+/// `codebox serve` over stdio with a client that reports progress messages on the returned channel.
+pub async fn stdio_with_progress(root: &Path) -> (ProgressPeer, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut cmd = tokio::process::Command::new(BIN);
+    cmd.arg("serve").arg("--root").arg(root).stderr(Stdio::null());
+    private_dirs(cmd.as_std_mut(), root);
+    let client = ProgressClient(tx).serve(TokioChildProcess::new(cmd).unwrap()).await.expect("MCP handshake");
+    (client, rx)
+}
+
+/// Calls `tool` with a progress token and returns, the call still running, once a progress message contains
+/// `needle`. No timing is assumed: the caller's command waits for the test to act.
+pub async fn call_until_progress(
+    client: &ProgressPeer,
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<String>,
+    tool: &str,
+    args: Value,
+    needle: &str,
+) -> tokio::task::JoinHandle<Result<rmcp::model::CallToolResult, rmcp::ServiceError>> {
+    let Value::Object(map) = args else { panic!("arguments must be an object") };
+    let mut params = CallToolRequestParams::new(tool.to_string()).with_arguments(map);
+    params.meta = Some(rmcp::model::RequestMetaObject::with_progress_token(rmcp::model::ProgressToken(
+        rmcp::model::NumberOrString::Number(7),
+    )));
+    let peer = client.peer().clone();
+    let call = tokio::spawn(async move { peer.call_tool(params).await });
+    loop {
+        let msg = rx.recv().await.expect("progress notifications stopped before the line arrived");
+        if msg.contains(needle) {
+            return call;
+        }
+    }
+}

@@ -452,14 +452,8 @@ async fn jobs_work_with_the_sandbox_off() {
 /// its line in a notification before it prints the one the call waits for. No timing is assumed.
 #[tokio::test]
 async fn a_waiting_call_reports_new_lines_as_progress() {
-    use rmcp::ServiceExt;
     let p = Project::new();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let mut cmd = tokio::process::Command::new(BIN);
-    cmd.arg("serve").arg("--root").arg(&p.root).stderr(std::process::Stdio::null());
-    private_dirs(cmd.as_std_mut(), &p.root);
-    let client =
-        crate::sandbox::ProgressClient(tx).serve(rmcp::transport::TokioChildProcess::new(cmd).unwrap()).await.unwrap();
+    let (client, mut rx) = stdio_with_progress(&p.root).await;
     let start = rmcp::model::CallToolRequestParams::new("job_start").with_arguments(
         json!({"command": "echo building-step-1; while [ ! -e go ]; do sleep 0.05; done; echo READY", "name": "w"})
             .as_object()
@@ -467,20 +461,8 @@ async fn a_waiting_call_reports_new_lines_as_progress() {
             .clone(),
     );
     client.peer().call_tool(start).await.unwrap();
-    let mut params = rmcp::model::CallToolRequestParams::new("job_output").with_arguments(
-        json!({"id": "w", "cursor": 0, "wait_for": "^READY$", "wait_secs": 60}).as_object().unwrap().clone(),
-    );
-    params.meta = Some(rmcp::model::RequestMetaObject::with_progress_token(rmcp::model::ProgressToken(
-        rmcp::model::NumberOrString::Number(9),
-    )));
-    let peer = client.peer().clone();
-    let call = tokio::spawn(async move { peer.call_tool(params).await });
-    loop {
-        let msg = rx.recv().await.expect("progress notifications stopped before the line arrived");
-        if msg.contains("last line: building-step-1") {
-            break;
-        }
-    }
+    let args = json!({"id": "w", "cursor": 0, "wait_for": "^READY$", "wait_secs": 60});
+    let call = call_until_progress(&client, &mut rx, "job_output", args, "last line: building-step-1").await;
     std::fs::write(p.root.join("go"), "").unwrap();
     let result = call.await.unwrap().unwrap();
     let s = result.structured_content.unwrap();

@@ -516,21 +516,8 @@ async fn toolchains(config: &str) {
     assert!(out.starts_with("19\n") && out.contains("bg-done"), "{out}");
 }
 
-pub struct ProgressClient(pub tokio::sync::mpsc::UnboundedSender<String>);
-
-impl rmcp::ClientHandler for ProgressClient {
-    async fn on_progress(
-        &self,
-        params: rmcp::model::ProgressNotificationParam,
-        _: rmcp::service::NotificationContext<rmcp::RoleClient>,
-    ) {
-        let _ = self.0.send(params.message.unwrap_or_default());
-    }
-}
-
 #[tokio::test]
 async fn stderr_lines_are_recoverable_and_progress_is_reported() {
-    use rmcp::ServiceExt;
     let p = Project::new();
     let c = stdio(&p.root, &[]).await;
     // Two pipes keep the streams apart; lines are ordered by arrival, and the result says which came from stderr.
@@ -540,28 +527,11 @@ async fn stderr_lines_are_recoverable_and_progress_is_reported() {
 
     // A command that waits for the test: it prints a line, then blocks until the test has seen that line in a
     // progress notification and creates `go`. No timing is assumed anywhere.
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let cmd = tokio::process::Command::new(BIN);
-    let mut cmd = cmd;
-    cmd.arg("serve").arg("--root").arg(&p.root).stderr(std::process::Stdio::null());
-    let client = ProgressClient(tx).serve(rmcp::transport::TokioChildProcess::new(cmd).unwrap()).await.unwrap();
-    let mut params = rmcp::model::CallToolRequestParams::new("run_command").with_arguments(
-        json!({"command": "echo waiting-for-go; while [ ! -e go ]; do sleep 0.05; done; echo got-go"})
-            .as_object()
-            .unwrap()
-            .clone(),
-    );
-    params.meta = Some(rmcp::model::RequestMetaObject::with_progress_token(rmcp::model::ProgressToken(
-        rmcp::model::NumberOrString::Number(7),
-    )));
-    let peer = client.peer().clone();
-    let call = tokio::spawn(async move { peer.call_tool(params).await });
-    loop {
-        let msg = rx.recv().await.expect("progress notifications stopped before the line arrived");
-        if msg.contains("last line: waiting-for-go") {
-            break;
-        }
-    }
+    let (client, mut rx) = stdio_with_progress(&p.root).await;
+    let command = "echo waiting-for-go; while [ ! -e go ]; do sleep 0.05; done; echo got-go";
+    let call =
+        call_until_progress(&client, &mut rx, "run_command", json!({"command": command}), "last line: waiting-for-go")
+            .await;
     std::fs::write(p.root.join("go"), "").unwrap();
     let r = call.await.unwrap().unwrap();
     let text = r.content[0].as_text().unwrap().text.clone();
