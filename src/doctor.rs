@@ -145,7 +145,7 @@ fn network_layer(settings: &crate::config::SandboxSettings) -> Layer {
 
 /// Runs `true` through the command sandbox and reports each layer as it was applied.
 fn command_layers(ws: &Workspace, settings: &crate::config::SandboxSettings, strict: bool) -> Vec<Layer> {
-    let sandbox = crate::sandbox::Sandbox::new(settings, settings.mode, ws.root(), None);
+    let sandbox = crate::sandbox::Sandbox::new(settings, ws.root(), None);
     let run = crate::sandbox::Run {
         argv: vec!["true".into()],
         report_dir: None,
@@ -177,24 +177,8 @@ fn command_layers(ws: &Workspace, settings: &crate::config::SandboxSettings, str
     }
 }
 
-/// The landlock ABI version the kernel reports, 0 when landlock is off or absent.
-pub fn landlock_abi() -> i64 {
-    // LANDLOCK_CREATE_RULESET_VERSION asks for the ABI version instead of creating a ruleset.
-    const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
-    // SAFETY: with a null attr and size 0 this syscall only returns a number.
-    let v = unsafe {
-        libc::syscall(
-            libc::SYS_landlock_create_ruleset,
-            std::ptr::null::<u8>(),
-            0usize,
-            LANDLOCK_CREATE_RULESET_VERSION,
-        )
-    };
-    v.max(0)
-}
-
 fn landlock_status() -> Status {
-    match landlock_abi() {
+    match crate::sandbox::landlock_abi() {
         0 => Status::Missing(
             "kernel has no landlock, or it is not in the lsm= boot list (CONFIG_SECURITY_LANDLOCK, lsm=landlock,…)"
                 .into(),

@@ -4,6 +4,7 @@
 //! only `server` knows MCP types, only `workspace` turns paths the model sent into open files.
 
 pub mod config;
+pub mod diff;
 pub mod doctor;
 pub mod edits;
 pub mod error;

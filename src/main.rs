@@ -132,27 +132,23 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Serve { common, http, allow_remote, token_file, no_auth, log_level, sandbox } => {
             init_tracing(log_level.as_deref());
             let (mut config, root) = load(&common)?;
-            let sandbox_off = match sandbox {
+            // The flag overrides the file; from here on `config.sandbox.mode` is the one effective mode (the file
+            // cannot say "off": `Config::validate` refuses it, so only this flag turns the sandbox off).
+            match sandbox {
                 Some(SandboxFlag::Off) => {
                     eprintln!("codebox: WARNING: --sandbox off: commands run with your user's full rights");
-                    true
+                    config.sandbox.mode = codebox::config::SandboxMode::Off;
                 }
-                Some(SandboxFlag::Strict) => {
-                    config.sandbox.mode = codebox::config::SandboxMode::Strict;
-                    false
-                }
-                Some(SandboxFlag::BestEffort) => {
-                    config.sandbox.mode = codebox::config::SandboxMode::BestEffort;
-                    false
-                }
-                None => false,
-            };
+                Some(SandboxFlag::Strict) => config.sandbox.mode = codebox::config::SandboxMode::Strict,
+                Some(SandboxFlag::BestEffort) => config.sandbox.mode = codebox::config::SandboxMode::BestEffort,
+                None => {}
+            }
             let listen = match http {
                 None => None,
                 Some(addr) => Some(http_listen(addr, allow_remote, token_file, no_auth)?),
             };
             let http_cfg = config.http.clone();
-            let ctx = Context::new(config, &root, sandbox_off)?;
+            let ctx = Context::new(config, &root)?;
             let bound = match &listen {
                 None => None,
                 Some(l) => {

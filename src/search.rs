@@ -11,15 +11,21 @@ use grep_regex::{RegexMatcher, RegexMatcherBuilder};
 use grep_searcher::{BinaryDetection, Searcher, SearcherBuilder, Sink, SinkContext, SinkContextKind, SinkMatch};
 use ignore::WalkState;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+// How letters compare. As a tool parameter it is one of the lower-case names, `smart` when absent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum Case {
+    #[default]
     Smart,
     Sensitive,
     Insensitive,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+// What a search returns. As a tool parameter it is one of the lower-case names, `content` when absent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum Output {
+    #[default]
     Content,
     Files,
     Count,

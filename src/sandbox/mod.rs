@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 pub use helper::helper_main;
+pub use landlock_rules::abi as landlock_abi;
 pub use policy::Sandbox;
 
 /// Environment variable carrying the spec to the helper (its environment is otherwise empty).
@@ -180,6 +181,14 @@ pub struct Outcome {
 pub struct Refusal {
     pub reason: String,
     pub layers: Vec<Layer>,
+}
+
+impl Refusal {
+    /// The layer that could not be applied: the first one not enforced, or "sandbox" when the helper itself
+    /// failed before reporting layers.
+    pub fn layer(&self) -> &str {
+        self.layers.iter().find(|l| !l.enforced).map_or("sandbox", |l| l.name.as_str())
+    }
 }
 
 /// What a caller asks to run.

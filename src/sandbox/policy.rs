@@ -65,14 +65,10 @@ impl Drop for Sandbox {
 }
 
 impl Sandbox {
-    /// `mode` is the configured mode, or `Off` when the command line said `--sandbox off`. `proxy_socket`: where
-    /// the network proxy listens, when `network = "proxy"`.
-    pub fn new(
-        settings: &SandboxSettings,
-        mode: SandboxMode,
-        workspace: &Path,
-        proxy_socket: Option<PathBuf>,
-    ) -> Sandbox {
+    /// `settings.mode` is the effective mode (the command line's `--sandbox` applied). `proxy_socket`: where the
+    /// network proxy listens, when `network = "proxy"`.
+    pub fn new(settings: &SandboxSettings, workspace: &Path, proxy_socket: Option<PathBuf>) -> Sandbox {
+        let mode = settings.mode;
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let home = env("HOME").map(PathBuf::from).filter(|h| h.is_dir() && h != Path::new("/"));
         let path = env("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());

@@ -25,7 +25,7 @@ enum Tcp {
 /// Restricts the calling thread (and the threads it creates afterwards): read `read`, read and write `rw`,
 /// TCP as `tcp` says, nothing else. Returns the ABI, or why it could not be applied.
 fn restrict(read: &[PathBuf], rw: &[PathBuf], tcp: Tcp, whom: &str) -> Result<i64, String> {
-    let kernel = crate::doctor::landlock_abi();
+    let kernel = super::landlock_rules::abi();
     if kernel == 0 {
         return Err("landlock is not available on this kernel".into());
     }

@@ -205,6 +205,9 @@ fn value(v: &mut Value, schema: &Map<String, Value>, name: &str, at: &str) -> Re
             allowed.iter().filter(|a| a.as_str().is_some_and(|a| a.eq_ignore_ascii_case(s))).collect();
         if let [one] = same[..] {
             *v = one.clone();
+        } else {
+            let listed: Vec<&str> = allowed.iter().filter_map(Value::as_str).collect();
+            return Err(format!("{at}{name} {s:?} is not one of {}", listed.join(", ")));
         }
     }
     match ty {

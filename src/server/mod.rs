@@ -5,6 +5,7 @@
 // logging/setLevel, so the server keeps answering it.
 #![allow(deprecated)]
 
+mod calls;
 mod families;
 mod forgiving;
 pub mod http;
@@ -14,10 +15,9 @@ pub mod schema;
 mod stdio;
 
 use std::borrow::Cow;
-use std::sync::{Arc, Mutex};
 
-use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::handler::server::wrapper::Parameters;
+use rmcp::handler::server::router::tool::{ToolRoute, ToolRouter};
+use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, JsonObject,
     ListResourceTemplatesResult, ListResourcesResult, PaginatedRequestParams, ProgressNotificationParam,
@@ -25,11 +25,12 @@ use rmcp::model::{
     ResourceTemplate, ServerCapabilities, ServerConfig, SetLevelRequestParams, Tool,
 };
 use rmcp::service::RequestContext;
-use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, tool, tool_handler, tool_router};
+use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, tool_handler};
 use tokio_util::sync::CancellationToken;
 
-use crate::error::ToolResult;
+use crate::error::{ErrorKind, ToolError, ToolResult};
 use crate::tools::{self, Cancel, Context, Progress};
+use calls::{Reply, Spec};
 use params::*;
 
 const INSTRUCTIONS: &str = "codebox: a confined workbench over one workspace directory. \
@@ -61,7 +62,7 @@ impl Drop for CancelOnDrop {
 /// stops at its next check, and the call answers at once.
 async fn blocking<F>(ct: CancellationToken, f: F) -> CallToolResult
 where
-    F: FnOnce(&Cancel) -> ToolResult<String> + Send + 'static,
+    F: FnOnce(&Cancel) -> ToolResult<Reply> + Send + 'static,
 {
     let cancel = Cancel::default();
     let inner = cancel.clone();
@@ -78,14 +79,14 @@ where
     };
     tokio::select! {
         joined = task => match joined {
-            Ok(result) => text_result(result),
+            Ok(result) => tool_result(result),
             Err(e) => CallToolResult::error(vec![ContentBlock::text(format!(
                 "internal error in codebox ({e}); this is a bug, please report it"
             ))]),
         },
         _ = ct.cancelled() => {
             cancel.cancel();
-            CallToolResult::error(vec![ContentBlock::text("cancelled by the client")])
+            tool_result(Err(ToolError::new(ErrorKind::Cancelled, "cancelled by the client")))
         }
     }
 }
@@ -97,9 +98,9 @@ fn parse<T: serde::de::DeserializeOwned + schemars::JsonSchema + 'static>(
     mut args: JsonObject,
 ) -> Result<T, CallToolResult> {
     let refuse = |msg: String| {
-        CallToolResult::error(vec![ContentBlock::text(format!(
+        tool_result(Err(ToolError::invalid(format!(
             "invalid arguments for {tool}: {msg}; see the tool's input schema"
-        ))])
+        ))))
     };
     forgiving::normalize(&mut args, &schema::cached::<T>()).map_err(refuse)?;
     serde_path_to_error::deserialize(serde_json::Value::Object(args)).map_err(|e| {
@@ -113,7 +114,7 @@ fn parse<T: serde::de::DeserializeOwned + schemars::JsonSchema + 'static>(
 /// a progress token: elapsed time, bytes so far, the last line.
 async fn blocking_with_progress<F>(ct: CancellationToken, rc: &RequestContext<RoleServer>, f: F) -> CallToolResult
 where
-    F: FnOnce(&Cancel, &Progress) -> ToolResult<String> + Send + 'static,
+    F: FnOnce(&Cancel, &Progress) -> ToolResult<Reply> + Send + 'static,
 {
     let progress = Progress::default();
     let token = rc.meta.get_progress_token();
@@ -151,71 +152,34 @@ where
     result
 }
 
-/// Like `blocking_with_progress`, for tools whose result also has structured content.
-async fn blocking_report<F, R>(ct: CancellationToken, rc: &RequestContext<RoleServer>, f: F) -> CallToolResult
-where
-    F: FnOnce(&Cancel, &Progress) -> ToolResult<(String, R)> + Send + 'static,
-    R: serde::Serialize,
-{
-    let structured = Arc::new(Mutex::new(None));
-    let slot = structured.clone();
-    let mut result = blocking_with_progress(ct, rc, move |cancel, progress| {
-        let (text, report) = f(cancel, progress)?;
-        *slot.lock().unwrap_or_else(|e| e.into_inner()) = serde_json::to_value(&report).ok();
-        Ok(text)
-    })
-    .await;
-    result.structured_content = structured.lock().unwrap_or_else(|e| e.into_inner()).take();
-    result
-}
-
-/// Like `blocking`, for tools whose result also has structured content.
-async fn blocking_structured<F, R>(ct: CancellationToken, f: F) -> CallToolResult
-where
-    F: FnOnce(&Cancel) -> ToolResult<(String, R)> + Send + 'static,
-    R: serde::Serialize + Send + 'static,
-{
-    let structured = Arc::new(Mutex::new(None));
-    let slot = structured.clone();
-    let mut result = blocking(ct, move |cancel| {
-        let (text, report) = f(cancel)?;
-        *slot.lock().unwrap_or_else(|e| e.into_inner()) = serde_json::to_value(&report).ok();
-        Ok(text)
-    })
-    .await;
-    result.structured_content = structured.lock().unwrap_or_else(|e| e.into_inner()).take();
-    result
-}
-
-/// `text_result` with the structured content beside the text.
-fn structured_result<R: serde::Serialize>(r: ToolResult<(String, R)>) -> CallToolResult {
-    match r {
-        Ok((text, report)) => {
-            let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
-            result.structured_content = serde_json::to_value(&report).ok();
-            result
-        }
-        Err(e) => text_result(Err(e)),
-    }
-}
-
 /// How often a long call reports progress.
 const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// The one place a domain result becomes a tool result: errors are `isError: true` with the message for the model.
-fn text_result(r: ToolResult<String>) -> CallToolResult {
+/// Where the error's kind goes in a failed result's `_meta`, for clients and tests that branch on it.
+pub const ERROR_META_KEY: &str = "codebox/error";
+
+/// The one place a domain result becomes a tool result: the text for the model, the structured content beside
+/// it; an error is `isError: true` with its message, and its kind with the kind's data in `_meta`.
+fn tool_result(r: ToolResult<Reply>) -> CallToolResult {
     match r {
-        Ok(text) => CallToolResult::success(vec![ContentBlock::text(text)]),
-        Err(e) => CallToolResult::error(vec![ContentBlock::text(e.message().to_string())]),
+        Ok(reply) => {
+            let mut result = CallToolResult::success(vec![ContentBlock::text(reply.text)]);
+            result.structured_content = reply.structured;
+            result
+        }
+        Err(e) => {
+            let mut result = CallToolResult::error(vec![ContentBlock::text(e.message().to_string())]);
+            let mut meta = JsonObject::new();
+            meta.insert(ERROR_META_KEY.into(), e.kind_json());
+            result.meta = Some(rmcp::model::MetaObject(meta));
+            result
+        }
     }
 }
 
-// Annotations state only what differs from MCP's defaults (readOnlyHint and idempotentHint false), plus
-// destructiveHint and openWorldHint always: the listing is paid for in every session.
-#[tool_router]
 impl CodeboxServer {
     pub fn new(ctx: Context) -> Self {
-        let mut tool_router = Self::tool_router();
+        let mut tool_router = Self::routes();
         // The generated schema states the default configuration's largest timeout; this server's may differ.
         if let Some(route) = tool_router.map.get_mut("run_command") {
             let max = ctx.sandbox.settings().max_timeout_secs;
@@ -244,594 +208,76 @@ Run a shell command (bash -c) in the workspace; returns the output cut to a budg
 
     /// Every tool this server offers, as tools/list shows them.
     pub fn tool_list() -> Vec<Tool> {
-        Self::tool_router().list_all()
+        Self::routes().list_all()
     }
 
-    #[tool(
-        name = "read_file",
-        description = "Read a file as numbered lines, a window at a time, with its line count and version.",
-        input_schema = schema::input::<ReadFileParams>(),
-        output_schema = schema::input::<ReadFileOutput>(),
-        annotations(read_only_hint = true, open_world_hint = false)
-    )]
-    async fn read_file(&self, Parameters(args): Parameters<JsonObject>, ct: CancellationToken) -> CallToolResult {
-        let p: ReadFileParams = match parse("read_file", args) {
+    /// The tools, each from its `calls::Spec`.
+    fn routes() -> ToolRouter<Self> {
+        ToolRouter::new()
+            .with_route(route::<ReadFileParams>())
+            .with_route(route::<ListDirectoryParams>())
+            .with_route(route::<FindFilesParams>())
+            .with_route(route::<ReadOutputParams>())
+            .with_route(route::<RunCommandParams>())
+            .with_route(route::<WriteFileParams>())
+            .with_route(route::<EditFileParams>())
+            .with_route(route::<ApplyPatchParams>())
+            .with_route(route::<UndoEditParams>())
+            .with_route(route::<SearchParams>())
+            .with_route(route::<RunTestsParams>())
+            .with_route(route::<JobStartParams>())
+            .with_route(route::<JobOutputParams>())
+            .with_route(route::<JobInputParams>())
+            .with_route(route::<JobIdParams>())
+            .with_route(route::<JobListParams>())
+            .with_route(route::<GitStatusParams>())
+            .with_route(route::<GitDiffParams>())
+            .with_route(route::<GitCommitParams>())
+            .with_route(route::<GitBranchParams>())
+            .with_route(route::<OutlineParams>())
+            .with_route(route::<FindSymbolParams>())
+            .with_route(route::<FindReferencesParams>())
+            .with_route(route::<RepoMapParams>())
+            .with_route(route::<EditSymbolParams>())
+    }
+
+    /// One call of tool `P`: its arguments parsed, then answered inline or on the blocking pool (with progress
+    /// notifications for the tools that report them).
+    async fn dispatch<P: Spec>(&self, args: JsonObject, rc: &RequestContext<RoleServer>) -> CallToolResult {
+        let p: P = match parse(P::NAME, args) {
             Ok(p) => p,
             Err(e) => return e,
         };
-        let req = tools::read::ReadRequest { path: &p.path, offset: p.offset, limit: p.limit, max_output_chars: None };
-        // A small regular file is read in a few microseconds: handing it to the blocking pool would cost more
-        // (a cross-thread wake-up each way) than the read itself. Anything else goes to the pool.
-        if let Some(opened) = tools::read::open_small(&self.ctx, &req) {
-            return structured_result(tools::read::read_opened(&self.ctx, &req, Some(opened)));
+        if let Some(answer) = p.inline(&self.ctx) {
+            return tool_result(answer);
         }
         let ctx = self.ctx.clone();
-        blocking_structured(ct, move |_| {
-            let req =
-                tools::read::ReadRequest { path: &p.path, offset: p.offset, limit: p.limit, max_output_chars: None };
-            tools::read::read_file(&ctx, &req)
-        })
-        .await
-    }
-
-    #[tool(
-        name = "list_directory",
-        description = "A directory as a compact tree, honouring .gitignore.",
-        input_schema = schema::input::<ListDirectoryParams>(),
-        annotations(read_only_hint = true, open_world_hint = false)
-    )]
-    async fn list_directory(&self, Parameters(args): Parameters<JsonObject>, ct: CancellationToken) -> CallToolResult {
-        let p: ListDirectoryParams = match parse("list_directory", args) {
-            Ok(p) => p,
-            Err(e) => return e,
-        };
-        let ctx = self.ctx.clone();
-        blocking(ct, move |cancel| {
-            let req = tools::list::ListRequest { path: p.path.as_deref(), depth: p.depth };
-            tools::list::list_directory(&ctx, &req, cancel)
-        })
-        .await
-    }
-
-    #[tool(
-        name = "find_files",
-        description = "Find files by glob, newest first, honouring .gitignore.",
-        input_schema = schema::input::<FindFilesParams>(),
-        annotations(read_only_hint = true, open_world_hint = false)
-    )]
-    async fn find_files(&self, Parameters(args): Parameters<JsonObject>, ct: CancellationToken) -> CallToolResult {
-        let p: FindFilesParams = match parse("find_files", args) {
-            Ok(p) => p,
-            Err(e) => return e,
-        };
-        let ctx = self.ctx.clone();
-        blocking(ct, move |cancel| {
-            let req = tools::list::FindRequest { pattern: &p.pattern, path: p.path.as_deref() };
-            tools::list::find_files(&ctx, &req, cancel)
-        })
-        .await
-    }
-
-    #[tool(
-        name = "read_output",
-        description = "The omitted part of a cut result, by id: a line range, or lines matching a regex.",
-        input_schema = schema::input::<ReadOutputParams>(),
-        annotations(read_only_hint = true, open_world_hint = false)
-    )]
-    async fn read_output(&self, Parameters(args): Parameters<JsonObject>, ct: CancellationToken) -> CallToolResult {
-        let p: ReadOutputParams = match parse("read_output", args) {
-            Ok(p) => p,
-            Err(e) => return e,
-        };
-        let ctx = self.ctx.clone();
-        blocking(ct, move |_| {
-            let req = tools::output_tool::ReadOutputRequest {
-                id: &p.id,
-                offset: p.offset,
-                limit: p.limit,
-                pattern: p.pattern.as_deref(),
-                context: p.context,
-                max_output_chars: p.max_output_chars,
-            };
-            tools::output_tool::read_output(&ctx, &req)
-        })
-        .await
-    }
-
-    #[tool(
-        name = "run_command",
-        description = "Run `bash -c command` in a kernel sandbox: no network beyond this session's loopback \
-(shared with jobs), writes only to the workspace and a private /tmp.",
-        input_schema = schema::input::<RunCommandParams>(),
-        annotations(destructive_hint = true, open_world_hint = false)
-    )]
-    async fn run_command(
-        &self,
-        Parameters(args): Parameters<JsonObject>,
-        ct: CancellationToken,
-        rc: RequestContext<RoleServer>,
-    ) -> CallToolResult {
-        let p: RunCommandParams = match parse("run_command", args) {
-            Ok(p) => p,
-            Err(e) => return e,
-        };
-        let ctx = self.ctx.clone();
-        blocking_with_progress(ct, &rc, move |cancel, progress| {
-            let req = tools::command::CommandRequest {
-                command: &p.command,
-                cwd: p.cwd.as_deref(),
-                timeout_secs: p.timeout_secs,
-                env: p.env.unwrap_or_default().into_iter().collect(),
-                max_output_chars: p.max_output_chars,
-            };
-            tools::command::run_command(&ctx, &req, cancel, progress)
-        })
-        .await
-    }
-
-    #[tool(
-        name = "write_file",
-        description = "Create or replace a file; refused if it adds syntax errors.",
-        input_schema = schema::input::<WriteFileParams>(),
-        annotations(destructive_hint = true, idempotent_hint = true, open_world_hint = false)
-    )]
-    async fn write_file(&self, Parameters(args): Parameters<JsonObject>, ct: CancellationToken) -> CallToolResult {
-        let p: WriteFileParams = match parse("write_file", args) {
-            Ok(p) => p,
-            Err(e) => return e,
-        };
-        let ctx = self.ctx.clone();
-        blocking_structured(ct, move |_| {
-            let req = tools::edit::WriteRequest {
-                path: &p.path,
-                content: &p.content,
-                expected_version: p.expected_version.as_deref(),
-                allow_syntax_errors: p.allow_syntax_errors.unwrap_or(false),
-            };
-            tools::edit::write_file(&ctx, &req)
-        })
-        .await
-    }
-
-    #[tool(
-        name = "edit_file",
-        description = "Replace old_string with new_string (one match, or replace_all); all edits or none; refused \
-if it adds syntax errors.",
-        input_schema = schema::input::<EditFileParams>(),
-        annotations(destructive_hint = true, open_world_hint = false)
-    )]
-    async fn edit_file(&self, Parameters(args): Parameters<JsonObject>, ct: CancellationToken) -> CallToolResult {
-        let p: EditFileParams = match parse("edit_file", args) {
-            Ok(p) => p,
-            Err(e) => return e,
-        };
-        let ctx = self.ctx.clone();
-        blocking_structured(ct, move |_| {
-            let edits = p
-                .edits
-                .into_iter()
-                .map(|e| crate::edits::Edit {
-                    old_string: e.old_string,
-                    new_string: e.new_string,
-                    replace_all: e.replace_all.unwrap_or(false),
-                })
-                .collect();
-            let req = tools::edit::EditRequest {
-                path: &p.path,
-                edits,
-                expected_version: p.expected_version.as_deref(),
-                allow_syntax_errors: p.allow_syntax_errors.unwrap_or(false),
-            };
-            tools::edit::edit_file(&ctx, &req)
-        })
-        .await
-    }
-
-    #[tool(
-        name = "apply_patch",
-        description = "Change, add, delete or move files with one patch (Codex's format or a unified diff): all \
-files or none, one undo step.",
-        input_schema = schema::input::<ApplyPatchParams>(),
-        annotations(destructive_hint = true, open_world_hint = false)
-    )]
-    async fn apply_patch(
-        &self,
-        Parameters(args): Parameters<JsonObject>,
-        ct: CancellationToken,
-        rc: RequestContext<RoleServer>,
-    ) -> CallToolResult {
-        let p: ApplyPatchParams = match parse("apply_patch", args) {
-            Ok(p) => p,
-            Err(e) => return e,
-        };
-        let ctx = self.ctx.clone();
-        blocking_report(ct, &rc, move |_, _| {
-            let req = tools::patch::PatchRequest {
-                patch: &p.patch,
-                expected_versions: p.expected_versions.unwrap_or_default(),
-                allow_syntax_errors: p.allow_syntax_errors.unwrap_or(false),
-            };
-            tools::patch::apply_patch(&ctx, &req)
-        })
-        .await
-    }
-
-    #[tool(
-        name = "undo_edit",
-        description = "Restore a file to before codebox's last write to it (every file of an apply_patch).",
-        input_schema = schema::input::<UndoEditParams>(),
-        annotations(destructive_hint = true, open_world_hint = false)
-    )]
-    async fn undo_edit(&self, Parameters(args): Parameters<JsonObject>, ct: CancellationToken) -> CallToolResult {
-        let p: UndoEditParams = match parse("undo_edit", args) {
-            Ok(p) => p,
-            Err(e) => return e,
-        };
-        let ctx = self.ctx.clone();
-        blocking_structured(ct, move |_| tools::edit::undo_edit(&ctx, &p.path)).await
-    }
-
-    #[tool(
-        name = "search",
-        description = "Search file contents (ripgrep), honouring .gitignore; matches grouped by file.",
-        input_schema = schema::input::<SearchParams>(),
-        annotations(read_only_hint = true, open_world_hint = false)
-    )]
-    async fn search(&self, Parameters(args): Parameters<JsonObject>, ct: CancellationToken) -> CallToolResult {
-        let p: SearchParams = match parse("search", args) {
-            Ok(p) => p,
-            Err(e) => return e,
-        };
-        let ctx = self.ctx.clone();
-        blocking(ct, move |cancel| {
-            let req = tools::search::SearchRequest {
-                pattern: &p.pattern,
-                path: p.path.as_deref(),
-                glob: p.glob.unwrap_or_default(),
-                file_type: p.file_type.as_deref(),
-                case: p.case.as_deref(),
-                fixed_strings: p.fixed_strings.unwrap_or(false),
-                multiline: p.multiline.unwrap_or(false),
-                context: p.context,
-                output: p.output.as_deref(),
-                max_results: p.max_results,
-                include_hidden: p.include_hidden.unwrap_or(false),
-                include_ignored: p.include_ignored.unwrap_or(false),
-                max_output_chars: p.max_output_chars,
-            };
-            tools::search::search(&ctx, &req, cancel)
-        })
-        .await
-    }
-
-    #[tool(
-        name = "run_tests",
-        description = "Run tests in the sandbox (runner detected): status, counts, each failure with file:line and \
-message, or the build errors.",
-        input_schema = schema::input::<RunTestsParams>(),
-        output_schema = schema::input::<RunTestsOutput>(),
-        annotations(destructive_hint = false, idempotent_hint = true, open_world_hint = false)
-    )]
-    async fn run_tests(
-        &self,
-        Parameters(args): Parameters<JsonObject>,
-        ct: CancellationToken,
-        rc: RequestContext<RoleServer>,
-    ) -> CallToolResult {
-        let p: RunTestsParams = match parse("run_tests", args) {
-            Ok(p) => p,
-            Err(e) => return e,
-        };
-        let ctx = self.ctx.clone();
-        blocking_report(ct, &rc, move |cancel, progress| {
-            let req = tools::run_tests::TestRequest {
-                path: p.path.as_deref(),
-                filter: p.filter.as_deref(),
-                command: p.command.as_deref(),
-            };
-            let (report, text) = tools::run_tests::run_tests(&ctx, &req, cancel, progress)?;
-            Ok((text, report))
-        })
-        .await
-    }
-
-    #[tool(
-        name = "job_start",
-        description = "Start `bash -c command` as a background job (server, watcher, build) in the sandbox, on this \
-session's loopback network. Returns its id, after waiting for wait_for, the exit or wait_secs.",
-        input_schema = schema::input::<JobStartParams>(),
-        annotations(destructive_hint = true, open_world_hint = false)
-    )]
-    async fn job_start(
-        &self,
-        Parameters(args): Parameters<JsonObject>,
-        ct: CancellationToken,
-        rc: RequestContext<RoleServer>,
-    ) -> CallToolResult {
-        let p: JobStartParams = match parse("job_start", args) {
-            Ok(p) => p,
-            Err(e) => return e,
-        };
-        let ctx = self.ctx.clone();
-        blocking_report(ct, &rc, move |cancel, progress| {
-            let req = tools::jobs::StartRequest {
-                command: &p.command,
-                cwd: p.cwd.as_deref(),
-                env: p.env.unwrap_or_default().into_iter().collect(),
-                name: p.name.as_deref(),
-                wait_for: p.wait_for.as_deref(),
-                wait_secs: p.wait_secs,
-                timeout_secs: p.timeout_secs,
-            };
-            tools::jobs::start(&ctx, &req, cancel, progress)
-        })
-        .await
-    }
-
-    #[tool(
-        name = "job_output",
-        description = "A job's new output since the last read, optionally waiting (wait_secs) for output, a wait_for \
-line or the exit; or tail/pattern over all it kept.",
-        input_schema = schema::input::<JobOutputParams>(),
-        annotations(read_only_hint = true, open_world_hint = false)
-    )]
-    async fn job_output(
-        &self,
-        Parameters(args): Parameters<JsonObject>,
-        ct: CancellationToken,
-        rc: RequestContext<RoleServer>,
-    ) -> CallToolResult {
-        let p: JobOutputParams = match parse("job_output", args) {
-            Ok(p) => p,
-            Err(e) => return e,
-        };
-        let ctx = self.ctx.clone();
-        blocking_report(ct, &rc, move |cancel, progress| {
-            let req = tools::jobs::OutputRequest {
-                id: &p.id,
-                cursor: p.cursor,
-                wait_for: p.wait_for.as_deref(),
-                wait_secs: p.wait_secs,
-                tail: p.tail,
-                pattern: p.pattern.as_deref(),
-                max_output_chars: p.max_output_chars,
-            };
-            tools::jobs::output(&ctx, &req, cancel, progress)
-        })
-        .await
-    }
-
-    #[tool(
-        name = "job_input",
-        description = "Send a line to a job's stdin (REPL, prompt), optionally waiting for the answer.",
-        input_schema = schema::input::<JobInputParams>(),
-        annotations(destructive_hint = true, open_world_hint = false)
-    )]
-    async fn job_input(
-        &self,
-        Parameters(args): Parameters<JsonObject>,
-        ct: CancellationToken,
-        rc: RequestContext<RoleServer>,
-    ) -> CallToolResult {
-        let p: JobInputParams = match parse("job_input", args) {
-            Ok(p) => p,
-            Err(e) => return e,
-        };
-        let ctx = self.ctx.clone();
-        blocking_report(ct, &rc, move |cancel, progress| {
-            let req = tools::jobs::InputRequest {
-                id: &p.id,
-                text: &p.text,
-                wait_for: p.wait_for.as_deref(),
-                wait_secs: p.wait_secs,
-            };
-            tools::jobs::input(&ctx, &req, cancel, progress)
-        })
-        .await
-    }
-
-    #[tool(
-        name = "job_stop",
-        description = "Stop a job's process tree (SIGTERM, then SIGKILL). Returns its exit status and last lines.",
-        input_schema = schema::input::<JobIdParams>(),
-        annotations(destructive_hint = true, idempotent_hint = true, open_world_hint = false)
-    )]
-    async fn job_stop(
-        &self,
-        Parameters(args): Parameters<JsonObject>,
-        ct: CancellationToken,
-        rc: RequestContext<RoleServer>,
-    ) -> CallToolResult {
-        let p: JobIdParams = match parse("job_stop", args) {
-            Ok(p) => p,
-            Err(e) => return e,
-        };
-        let ctx = self.ctx.clone();
-        blocking_report(ct, &rc, move |_, _| tools::jobs::stop(&ctx, &p.id)).await
-    }
-
-    #[tool(
-        name = "job_list",
-        description = "This session's jobs: state, processes, runtime, output size.",
-        input_schema = schema::input::<JobListParams>(),
-        annotations(read_only_hint = true, open_world_hint = false)
-    )]
-    async fn job_list(
-        &self,
-        Parameters(args): Parameters<JsonObject>,
-        ct: CancellationToken,
-        rc: RequestContext<RoleServer>,
-    ) -> CallToolResult {
-        if let Err(e) = parse::<JobListParams>("job_list", args) {
-            return e;
+        let ct = rc.ct.clone();
+        if P::PROGRESS {
+            blocking_with_progress(ct, rc, move |cancel, progress| p.call(&ctx, cancel, progress)).await
+        } else {
+            blocking(ct, move |cancel| p.call(&ctx, cancel, &Progress::default())).await
         }
-        let ctx = self.ctx.clone();
-        blocking_report(ct, &rc, move |_, _| Ok(tools::jobs::list(&ctx))).await
     }
+}
 
-    #[tool(
-        name = "git_status",
-        description = "git status: branch and changed files.",
-        input_schema = schema::input::<GitStatusParams>(),
-        annotations(read_only_hint = true, open_world_hint = false)
-    )]
-    async fn git_status(&self, Parameters(args): Parameters<JsonObject>, ct: CancellationToken) -> CallToolResult {
-        if let Err(e) = parse::<GitStatusParams>("git_status", args) {
-            return e;
-        }
-        let ctx = self.ctx.clone();
-        blocking(ct, move |cancel| tools::git::status(&ctx, cancel)).await
-    }
+type CallFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<CallToolResponse, McpError>> + Send + 'a>>;
 
-    #[tool(
-        name = "git_diff",
-        description = "git diff of the working tree (or the index: staged), optionally for one path.",
-        input_schema = schema::input::<GitDiffParams>(),
-        annotations(read_only_hint = true, open_world_hint = false)
-    )]
-    async fn git_diff(&self, Parameters(args): Parameters<JsonObject>, ct: CancellationToken) -> CallToolResult {
-        let p: GitDiffParams = match parse("git_diff", args) {
-            Ok(p) => p,
-            Err(e) => return e,
-        };
-        let ctx = self.ctx.clone();
-        blocking(ct, move |cancel| {
-            tools::git::diff(&ctx, p.path.as_deref(), p.staged.unwrap_or(false), p.max_output_chars, cancel)
-        })
-        .await
+/// Tool `P`'s listing (name, description, schemas, hints) and its call.
+fn route<P: Spec>() -> ToolRoute<CodeboxServer> {
+    let mut tool = Tool::new(P::NAME, P::DESCRIPTION, schema::input::<P>()).with_annotations(P::HINTS.annotations());
+    if let Some(out) = P::output_schema() {
+        tool = tool.with_raw_output_schema(out);
     }
+    ToolRoute::new_dyn(tool, call_route::<P>)
+}
 
-    #[tool(
-        name = "git_commit",
-        description = "Stage and commit paths (default: every change) with a message.",
-        input_schema = schema::input::<GitCommitParams>(),
-        annotations(destructive_hint = false, open_world_hint = false)
-    )]
-    async fn git_commit(&self, Parameters(args): Parameters<JsonObject>, ct: CancellationToken) -> CallToolResult {
-        let p: GitCommitParams = match parse("git_commit", args) {
-            Ok(p) => p,
-            Err(e) => return e,
-        };
-        let ctx = self.ctx.clone();
-        blocking(ct, move |cancel| tools::git::commit(&ctx, &p.message, &p.paths.unwrap_or_default(), cancel)).await
-    }
-
-    #[tool(
-        name = "git_branch",
-        description = "Create a branch and switch to it (or switch, if it exists).",
-        input_schema = schema::input::<GitBranchParams>(),
-        annotations(destructive_hint = false, idempotent_hint = true, open_world_hint = false)
-    )]
-    async fn git_branch(&self, Parameters(args): Parameters<JsonObject>, ct: CancellationToken) -> CallToolResult {
-        let p: GitBranchParams = match parse("git_branch", args) {
-            Ok(p) => p,
-            Err(e) => return e,
-        };
-        let ctx = self.ctx.clone();
-        blocking(ct, move |cancel| tools::git::branch(&ctx, &p.name, cancel)).await
-    }
-
-    #[tool(
-        name = "outline",
-        description = "Symbols of a file or directory.",
-        input_schema = schema::input::<OutlineParams>(),
-        annotations(read_only_hint = true, open_world_hint = false)
-    )]
-    async fn outline(&self, Parameters(args): Parameters<JsonObject>, ct: CancellationToken) -> CallToolResult {
-        let p: OutlineParams = match parse("outline", args) {
-            Ok(p) => p,
-            Err(e) => return e,
-        };
-        let ctx = self.ctx.clone();
-        blocking(ct, move |cancel| tools::symbols::outline(&ctx, &p.path, cancel)).await
-    }
-
-    #[tool(
-        name = "find_symbol",
-        description = "Where a symbol is defined.",
-        input_schema = schema::input::<FindSymbolParams>(),
-        annotations(read_only_hint = true, open_world_hint = false)
-    )]
-    async fn find_symbol(&self, Parameters(args): Parameters<JsonObject>, ct: CancellationToken) -> CallToolResult {
-        let p: FindSymbolParams = match parse("find_symbol", args) {
-            Ok(p) => p,
-            Err(e) => return e,
-        };
-        let ctx = self.ctx.clone();
-        blocking(ct, move |cancel| {
-            let req = tools::symbols::FindRequest {
-                name: &p.name,
-                path: p.path.as_deref(),
-                include_body: p.include_body.unwrap_or(false),
-            };
-            tools::symbols::find_symbol(&ctx, &req, cancel)
-        })
-        .await
-    }
-
-    #[tool(
-        name = "find_references",
-        description = "Uses of a name.",
-        input_schema = schema::input::<FindReferencesParams>(),
-        annotations(read_only_hint = true, open_world_hint = false)
-    )]
-    async fn find_references(&self, Parameters(args): Parameters<JsonObject>, ct: CancellationToken) -> CallToolResult {
-        let p: FindReferencesParams = match parse("find_references", args) {
-            Ok(p) => p,
-            Err(e) => return e,
-        };
-        let ctx = self.ctx.clone();
-        blocking(ct, move |cancel| tools::symbols::find_references(&ctx, &p.name, p.path.as_deref(), cancel)).await
-    }
-
-    #[tool(
-        name = "repo_map",
-        description = "Ranked repo map.",
-        input_schema = schema::input::<RepoMapParams>(),
-        annotations(read_only_hint = true, open_world_hint = false)
-    )]
-    async fn repo_map(&self, Parameters(args): Parameters<JsonObject>, ct: CancellationToken) -> CallToolResult {
-        let p: RepoMapParams = match parse("repo_map", args) {
-            Ok(p) => p,
-            Err(e) => return e,
-        };
-        let ctx = self.ctx.clone();
-        blocking(ct, move |cancel| {
-            // "a.rs, Parser" is two focus items: a string may list several.
-            let focus: Vec<String> = p
-                .focus
-                .unwrap_or_default()
-                .iter()
-                .flat_map(|f| f.split([',', '\n']).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string))
-                .collect();
-            tools::symbols::repo_map(&ctx, &focus, p.max_chars, cancel)
-        })
-        .await
-    }
-
-    #[tool(
-        name = "edit_symbol",
-        description = "Replace or insert by symbol name.",
-        input_schema = schema::input::<EditSymbolParams>(),
-        annotations(destructive_hint = true, open_world_hint = false)
-    )]
-    async fn edit_symbol(&self, Parameters(args): Parameters<JsonObject>, ct: CancellationToken) -> CallToolResult {
-        let p: EditSymbolParams = match parse("edit_symbol", args) {
-            Ok(p) => p,
-            Err(e) => return e,
-        };
-        let ctx = self.ctx.clone();
-        blocking(ct, move |_| {
-            let req = tools::symbols::EditSymbolRequest {
-                path: &p.path,
-                name: &p.name,
-                body: &p.body,
-                position: p.position.as_deref(),
-            };
-            tools::symbols::edit_symbol(&ctx, &req)
-        })
-        .await
-    }
+fn call_route<P: Spec>(tcc: ToolCallContext<'_, CodeboxServer>) -> CallFuture<'_> {
+    Box::pin(async move {
+        let args = tcc.arguments.unwrap_or_default();
+        Ok(tcc.service.dispatch::<P>(args, &tcc.request_context).await.into())
+    })
 }
 
 /// Spilled outputs are resources: `codebox://output/<id>` returns the whole kept output as text.
@@ -850,7 +296,7 @@ impl ServerHandler for CodeboxServer {
             && let Some(family) = families::family_of(&request.name)
         {
             let msg = families::disabled_message(&request.name, family);
-            return Ok(CallToolResult::error(vec![ContentBlock::text(msg)]).into());
+            return Ok(tool_result(Err(ToolError::invalid(msg))).into());
         }
         let tcc = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
         self.tool_router.call(tcc).await
@@ -969,7 +415,7 @@ mod tests {
                 std::thread::yield_now();
             }
             let _ = ended_tx.send(());
-            Ok("stopped".into())
+            Ok(Reply::text("stopped"))
         }));
         started_rx.await.unwrap();
         ct.cancel();

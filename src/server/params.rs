@@ -6,8 +6,10 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use crate::search::{Case, Output};
 use crate::tools::MIN_OUTPUT_CHARS;
-use crate::tools::search::{CASES, MAX_CONTEXT, MAX_RESULTS, OUTPUTS};
+use crate::tools::search::{MAX_CONTEXT, MAX_RESULTS};
+use crate::tools::symbols::Position;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -136,15 +138,15 @@ pub struct SearchParams {
     /// ripgrep type: rust, py, js, ts, go…
     #[serde(rename = "type")]
     pub file_type: Option<String>,
-    #[schemars(extend("enum" = CASES.map(|(name, _)| name), "default" = CASES[0].0))]
-    pub case: Option<String>,
+    #[schemars(extend("default" = "smart"))]
+    pub case: Option<Case>,
     pub fixed_strings: Option<bool>,
     pub multiline: Option<bool>,
     /// Lines around each match.
     #[schemars(range(max = MAX_CONTEXT))]
     pub context: Option<usize>,
-    #[schemars(extend("enum" = OUTPUTS.map(|(name, _)| name), "default" = OUTPUTS[0].0))]
-    pub output: Option<String>,
+    #[schemars(extend("default" = "content"))]
+    pub output: Option<Output>,
     #[schemars(range(min = 1, max = MAX_RESULTS))]
     pub max_results: Option<usize>,
     pub include_hidden: Option<bool>,
@@ -340,6 +342,5 @@ pub struct EditSymbolParams {
     pub path: String,
     pub name: String,
     pub body: String,
-    #[schemars(extend("enum" = crate::tools::symbols::POSITIONS))]
-    pub position: Option<String>,
+    pub position: Option<Position>,
 }

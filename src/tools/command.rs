@@ -105,12 +105,7 @@ pub fn execute(
     });
     let outcome = match outcome {
         Ok(o) => o,
-        Err(refusal) => {
-            return Err(ToolError::new(
-                ErrorKind::PermissionDenied,
-                format!("the command was not run: the sandbox could not be applied. {}", refusal.reason),
-            ));
-        }
+        Err(refusal) => return Err(sandbox_refused("the command was not run", &refusal)),
     };
     let captured = capture.finish();
     let mut out = captured.text;
@@ -277,6 +272,14 @@ impl StreamLines {
         let more = if self.stderr.len() > MAX_STDERR_RANGES { ", …" } else { "" };
         Some(format!("stderr lines {}{more}", shown.join(", ")))
     }
+}
+
+/// A run the sandbox refused, as the tools report it: nothing ran, which layer could not be applied and why.
+pub(super) fn sandbox_refused(what: &str, refusal: &crate::sandbox::Refusal) -> ToolError {
+    ToolError::new(
+        ErrorKind::SandboxRefused { layer: refusal.layer().to_string() },
+        format!("{what}: the sandbox could not be applied. {}", refusal.reason),
+    )
 }
 
 #[cfg(test)]

@@ -2,8 +2,9 @@
 //! model can act on. Every write goes through the syntax gate and the workspace's atomic replace, and records
 //! the previous content for undo.
 
-use crate::edits::{self, Edit, Strategy};
-use crate::error::{ErrorKind, ToolError, ToolResult};
+use crate::diff;
+use crate::edits::{self, Edit, EditErrorKind, Strategy};
+use crate::error::{ErrorKind, Located, ToolError, ToolResult};
 use crate::history::{DELETED, Group};
 use crate::syntax::{self, Lang};
 use crate::tools::Context;
@@ -41,15 +42,27 @@ pub(super) fn protected(ctx: &Context) -> &[String] {
 pub(super) fn existing(ctx: &Context, p: &WorkspacePath) -> ToolResult<Option<Existing>> {
     match ctx.ws.read_for_edit(p, protected(ctx)) {
         Ok(e) => Ok(Some(e)),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) if *e.kind() == ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// An edit's refusal with its kind: where the closest lines are, or where the several matches are.
+fn edit_error(e: edits::EditError) -> ToolError {
+    let kind = match e.kind {
+        EditErrorKind::NoMatch(closest_line) => ErrorKind::NoMatch { edit: e.edit_index + 1, closest_line },
+        EditErrorKind::Ambiguous(lines) => {
+            ErrorKind::Ambiguous { candidates: lines.iter().map(|l| format!("line {l}")).collect() }
+        }
+        _ => ErrorKind::InvalidArgument,
+    };
+    ToolError::new(kind, e.message)
 }
 
 fn check_version(shown: &str, expected: Option<&str>, current: Option<&Existing>) -> ToolResult<()> {
     match (expected, current) {
         (Some(want), Some(cur)) if want != cur.version => Err(ToolError::new(
-            ErrorKind::InvalidArgument,
+            ErrorKind::StaleVersion { path: shown.into(), expected: want.into(), actual: Some(cur.version.clone()) },
             format!(
                 "{shown:?} has changed since version {want} (it is now version {}); read it again and redo the edit \
                  against what it holds now",
@@ -57,7 +70,7 @@ fn check_version(shown: &str, expected: Option<&str>, current: Option<&Existing>
             ),
         )),
         (Some(want), None) => Err(ToolError::new(
-            ErrorKind::NotFound,
+            ErrorKind::StaleVersion { path: shown.into(), expected: want.into(), actual: None },
             format!(
                 "{shown:?} no longer exists (expected version {want}); write_file without expected_version creates it"
             ),
@@ -96,7 +109,10 @@ pub(super) fn gate(ctx: &Context, p: &WorkspacePath, old: Option<&str>, new: &st
     if allow {
         Ok(format!("WRITTEN WITH SYNTAX ERRORS (allow_syntax_errors):\n{rendered}"))
     } else {
-        Err(ToolError::new(ErrorKind::InvalidArgument, rendered))
+        let errors = added.iter().map(|e| Located { line: e.line, column: e.column, message: e.message.clone() });
+        let kind =
+            ErrorKind::SyntaxRefused { path: shown.clone(), language: lang.name().into(), errors: errors.collect() };
+        Err(ToolError::new(kind, rendered))
     }
 }
 
@@ -123,7 +139,7 @@ pub(super) fn commit(
     let old_text = old.map(|o| String::from_utf8_lossy(&o.bytes).into_owned()).unwrap_or_default();
     // A created file's diff would repeat the content the model just sent.
     let diff =
-        if old.is_none() { String::new() } else { edits::unified_diff_with_context(&shown, &old_text, new, context) };
+        if old.is_none() { String::new() } else { diff::unified_diff_with_context(&shown, &old_text, new, context) };
     // The `--- a/x` / `+++ b/x` header repeats the path the first line already names.
     let diff = diff.splitn(3, '\n').nth(2).filter(|_| diff.starts_with("--- ")).unwrap_or(&diff);
     if !diff.is_empty() {
@@ -168,8 +184,7 @@ pub fn edit_file(ctx: &Context, req: &EditRequest<'_>) -> ToolResult<(String, Wr
             ),
         )
     })?;
-    let outcome =
-        edits::apply_edits(text, &req.edits).map_err(|e| ToolError::new(ErrorKind::InvalidArgument, e.message))?;
+    let outcome = edits::apply_edits(text, &req.edits).map_err(edit_error)?;
     let note = gate(ctx, &p, Some(text), &outcome.text, req.allow_syntax_errors)?;
     let mut summary = String::new();
     let n = outcome.applied.len();
@@ -217,7 +232,7 @@ pub fn undo_edit(ctx: &Context, path: &str) -> ToolResult<(String, PatchReport)>
     let now = current.as_ref().map(|c| c.version.as_str()).unwrap_or(DELETED);
     if now != entry.after_version {
         return Err(ToolError::new(
-            ErrorKind::InvalidArgument,
+            ErrorKind::UndoConflict { path: shown.clone() },
             format!(
                 "{shown:?} changed after codebox's last write (version {} then, {now} now); undo would lose those \
                  changes. Read the file and edit it instead",
@@ -243,7 +258,7 @@ pub fn undo_edit(ctx: &Context, path: &str) -> ToolResult<(String, PatchReport)>
     ctx.history.pop(&rel).map_err(io)?;
     let old_text = current.map(|c| String::from_utf8_lossy(&c.bytes).into_owned()).unwrap_or_default();
     let new_text = String::from_utf8_lossy(&entry.before).into_owned();
-    let diff = edits::unified_diff(&shown, &old_text, &new_text);
+    let diff = diff::unified_diff(&shown, &old_text, &new_text);
     let budget = ctx.budget(None)?;
     let text = format!(
         "{restored} · {behind} earlier undo step(s) remain\n{}",
@@ -264,19 +279,25 @@ fn undo_group(ctx: &Context, group: &Group) -> ToolResult<(String, PatchReport)>
             return Err(ToolError::new(ErrorKind::NotFound, format!("the undo step of {shown:?} is gone")));
         };
         if entry.group.as_ref().map(|g| &g.id) != Some(&group.id) {
-            return Err(ToolError::invalid(format!(
-                "{shown:?} was written again after the patch that also changed {} file(s); undo_edit(path={shown:?}) \
+            return Err(ToolError::new(
+                ErrorKind::UndoConflict { path: shown.clone() },
+                format!(
+                    "{shown:?} was written again after the patch that also changed {} file(s); undo_edit(path={shown:?}) \
                  undoes that later write first",
-                group.paths.len()
-            )));
+                    group.paths.len()
+                ),
+            ));
         }
         let current = existing(ctx, &p)?;
         let now = current.as_ref().map(|c| c.version.as_str()).unwrap_or(DELETED);
         if now != entry.after_version || entry.too_large {
-            return Err(ToolError::invalid(format!(
-                "{shown:?} changed after the patch (or its old content was too large to keep); undoing the patch \
+            return Err(ToolError::new(
+                ErrorKind::UndoConflict { path: shown.clone() },
+                format!(
+                    "{shown:?} changed after the patch (or its old content was too large to keep); undoing the patch \
                  would lose that, so nothing was undone. Read the files and edit them instead"
-            )));
+                ),
+            ));
         }
         steps.push((p, shown, current, entry));
     }
@@ -295,7 +316,7 @@ fn undo_group(ctx: &Context, group: &Group) -> ToolResult<(String, PatchReport)>
             report.files.push(FileReport { path: shown.clone(), action: "deleted", version: None });
         }
         let old_text = current.as_ref().map(|c| String::from_utf8_lossy(&c.bytes).into_owned()).unwrap_or_default();
-        diffs.push_str(&edits::unified_diff(shown, &old_text, &String::from_utf8_lossy(&entry.before)));
+        diffs.push_str(&diff::unified_diff(shown, &old_text, &String::from_utf8_lossy(&entry.before)));
     }
     for rel in &group.paths {
         if let Err(e) = ctx.history.pop(rel) {

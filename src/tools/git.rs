@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::error::{ToolError, ToolResult};
+use crate::error::{ErrorKind, ToolError, ToolResult};
 use crate::sandbox::Run;
 use crate::tools::command::execute;
 use crate::tools::{Cancel, Context, Progress};
@@ -30,7 +30,28 @@ const GIT_SAFETY: &[&str] = &[
 
 const GIT_TIMEOUT: Duration = Duration::from_secs(120);
 
-fn git(ctx: &Context, args: &[&str], cancel: &Cancel, budget: usize) -> ToolResult<(bool, String)> {
+/// One git run: its exit code (None when a signal or the timeout ended it) and its output, status line kept only
+/// when it failed.
+struct GitRun {
+    code: Option<i32>,
+    text: String,
+}
+
+impl GitRun {
+    fn ok(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    /// The refusal for a run that failed: `what` went wrong, then git's own words.
+    fn failed(self, what: &str) -> ToolError {
+        ToolError::new(
+            ErrorKind::CommandFailed { program: "git".into(), status: self.code },
+            format!("{what}:\n{}", self.text),
+        )
+    }
+}
+
+fn git(ctx: &Context, args: &[&str], cancel: &Cancel, budget: usize) -> ToolResult<GitRun> {
     let mut argv: Vec<String> = vec!["git".into(), "--no-pager".into()];
     argv.extend(GIT_SAFETY.iter().map(|s| s.to_string()));
     argv.extend(args.iter().map(|s| s.to_string()));
@@ -62,13 +83,17 @@ fn git(ctx: &Context, args: &[&str], cancel: &Cancel, budget: usize) -> ToolResu
         lifetime: crate::sandbox::Lifetime::Call,
     };
     let done = execute(ctx, &run, None, budget, cancel, &Progress::default())?;
-    let ok = matches!(done.exit, crate::sandbox::Exit::Code(0));
+    let code = match done.exit {
+        crate::sandbox::Exit::Code(c) => Some(c),
+        _ => None,
+    };
+    let ok = code == Some(0);
     // A successful git run's status line (exit 0, its time, the layers) tells the model nothing; a failure's does.
     let text = match done.text.rfind("\n[exit 0 ·").or_else(|| done.text.starts_with("[exit 0 ·").then_some(0)) {
         Some(at) if ok && !done.text[at..].contains("SKIPPED") => done.text[..at].to_string(),
         _ => done.text,
     };
-    Ok((ok, text))
+    Ok(GitRun { code, text })
 }
 
 /// A path argument: checked by the workspace (never outside it), then passed after `--` as relative text.
@@ -79,7 +104,7 @@ fn rel_path(ctx: &Context, p: &str) -> ToolResult<String> {
 }
 
 pub fn status(ctx: &Context, cancel: &Cancel) -> ToolResult<String> {
-    Ok(git(ctx, &["status", "--short", "--branch", "--untracked-files=all"], cancel, ctx.budget(None)?)?.1)
+    Ok(git(ctx, &["status", "--short", "--branch", "--untracked-files=all"], cancel, ctx.budget(None)?)?.text)
 }
 
 pub fn diff(
@@ -99,7 +124,7 @@ pub fn diff(
         p = rel_path(ctx, path)?;
         args.push(&p);
     }
-    let text = git(ctx, &args, cancel, ctx.budget(max_output_chars)?)?.1;
+    let text = git(ctx, &args, cancel, ctx.budget(max_output_chars)?)?.text;
     // `index 3f2a1b0..9c8d7e6 100644`: object ids the model never uses. The --stat block sums up several files;
     // for one file its patch says the same.
     let one_file = text.matches("\ndiff --git ").count() == 1;
@@ -126,9 +151,9 @@ pub fn commit(ctx: &Context, message: &str, paths: &[String], cancel: &Cancel) -
     }
     add.push("--");
     add.extend(rels.iter().map(String::as_str));
-    let (ok, text) = git(ctx, &add, cancel, budget)?;
-    if !ok {
-        return Err(ToolError::invalid(format!("git add failed, nothing committed:\n{text}")));
+    let added = git(ctx, &add, cancel, budget)?;
+    if !added.ok() {
+        return Err(added.failed("git add failed, nothing committed"));
     }
     // `--message=` keeps a message that starts with `-` a message.
     let msg = format!("--message={message}");
@@ -137,11 +162,11 @@ pub fn commit(ctx: &Context, message: &str, paths: &[String], cancel: &Cancel) -
         args.push("--");
         args.extend(rels.iter().map(String::as_str));
     }
-    let (ok, text) = git(ctx, &args, cancel, budget)?;
-    if !ok {
-        return Err(ToolError::invalid(format!("git commit failed:\n{text}")));
+    let committed = git(ctx, &args, cancel, budget)?;
+    if !committed.ok() {
+        return Err(committed.failed("git commit failed"));
     }
-    Ok(text)
+    Ok(committed.text)
 }
 
 /// Refuses names git would read as options or refuse anyway, so the error is clear and early.
@@ -171,19 +196,19 @@ pub fn branch(ctx: &Context, name: &str, cancel: &Cancel) -> ToolResult<String> 
     // Whether the branch exists is asked of git's plumbing (its exit code), never read from its messages, which
     // are translated in the user's locale.
     let reference = format!("refs/heads/{name}");
-    let (exists, _) = git(ctx, &["rev-parse", "--verify", "--quiet", &reference], cancel, budget)?;
+    let exists = git(ctx, &["rev-parse", "--verify", "--quiet", &reference], cancel, budget)?.ok();
     if exists {
-        let (ok, text) = git(ctx, &["switch", name], cancel, budget)?;
-        if ok {
-            return Ok(format!("branch {name:?} already existed; switched to it\n{text}"));
+        let switched = git(ctx, &["switch", name], cancel, budget)?;
+        if switched.ok() {
+            return Ok(format!("branch {name:?} already existed; switched to it\n{}", switched.text));
         }
-        return Err(ToolError::invalid(format!("cannot switch to {name:?}:\n{text}")));
+        return Err(switched.failed(&format!("cannot switch to {name:?}")));
     }
-    let (ok, text) = git(ctx, &["switch", "--create", name], cancel, budget)?;
-    if ok {
-        return Ok(text);
+    let created = git(ctx, &["switch", "--create", name], cancel, budget)?;
+    if created.ok() {
+        return Ok(created.text);
     }
-    Err(ToolError::invalid(format!("cannot create branch {name:?}:\n{text}")))
+    Err(created.failed(&format!("cannot create branch {name:?}")))
 }
 
 /// The identity for commits: `[user]` of ~/.gitconfig (or $XDG_CONFIG_HOME/git/config), else codebox's own.

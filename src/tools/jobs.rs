@@ -162,12 +162,8 @@ pub fn start(
     };
     let log = crate::jobs::log::JobLog::new(ctx.scratch.path(), js.output_bytes)
         .map_err(|e| ToolError::new(ErrorKind::Io, format!("cannot create the job's output file: {e}")))?;
-    let running = ctx.sandbox.start(&run).map_err(|r| {
-        ToolError::new(
-            ErrorKind::PermissionDenied,
-            format!("the job was not started: the sandbox could not be applied. {}", r.reason),
-        )
-    })?;
+    let running =
+        ctx.sandbox.start(&run).map_err(|r| super::command::sandbox_refused("the job was not started", &r))?;
     let deadline = timeout.map(|t| running.started() + Duration::from_secs(t));
     let job =
         ctx.session.jobs().add(running, req.command.to_string(), req.name.map(str::to_string), deadline, log, grant);

@@ -105,11 +105,11 @@ impl Cancel {
 }
 
 impl Context {
-    /// Everything the tools share, built once at start from the configuration.
-    /// `sandbox_off`: the command line said `--sandbox off`.
-    pub fn new(config: Config, root: &std::path::Path, sandbox_off: bool) -> Result<Context, String> {
+    /// Everything the tools share, built once at start from the configuration (`config.sandbox.mode` is the
+    /// effective mode: the command line's `--sandbox` already applied).
+    pub fn new(config: Config, root: &std::path::Path) -> Result<Context, String> {
         let ws = Workspace::open(root)?;
-        let mode = if sandbox_off { crate::config::SandboxMode::Off } else { config.sandbox.mode };
+        let mode = config.sandbox.mode;
         let scratch = scratch_dir()?;
         let proxy = match (config.sandbox.network, mode) {
             (crate::config::NetworkMode::Proxy, m) if m != crate::config::SandboxMode::Off => {
@@ -124,12 +124,8 @@ impl Context {
             }
             _ => None,
         };
-        let sandbox = crate::sandbox::Sandbox::new(
-            &config.sandbox,
-            mode,
-            ws.root(),
-            proxy.as_ref().map(|p| p.socket().to_path_buf()),
-        );
+        let sandbox =
+            crate::sandbox::Sandbox::new(&config.sandbox, ws.root(), proxy.as_ref().map(|p| p.socket().to_path_buf()));
         let root_real = ws.root().to_path_buf();
         let out = &config.output;
         let mut shape = crate::output::OutputConfig { max_chars: out.max_chars, ..Default::default() };

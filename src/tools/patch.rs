@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::error::{ToolError, ToolResult};
+use crate::error::{ErrorKind, ToolError, ToolResult};
 use crate::history::{DELETED, Group};
 use crate::patch::{self, FileOp};
 use crate::tools::Context;
@@ -48,7 +48,11 @@ struct Change {
 }
 
 fn refuse(what: String) -> ToolError {
-    ToolError::invalid(format!("{what}\nNothing was changed: a patch applies to every file or none."))
+    refuse_as(ErrorKind::InvalidArgument, what)
+}
+
+fn refuse_as(kind: ErrorKind, what: String) -> ToolError {
+    ToolError::new(kind, format!("{what}\nNothing was changed: a patch applies to every file or none."))
 }
 
 pub fn apply_patch(ctx: &Context, req: &PatchRequest<'_>) -> ToolResult<(String, PatchReport)> {
@@ -71,18 +75,21 @@ pub fn apply_patch(ctx: &Context, req: &PatchRequest<'_>) -> ToolResult<(String,
         let at = |msg: String| format!("apply_patch, file {} of {total} ({}): {msg}", k + 1, op.path());
         match op {
             FileOp::Add { path, content } => {
-                let c = slot(ctx, &mut changes, path).map_err(|e| refuse(at(e.message().into())))?;
+                let c =
+                    slot(ctx, &mut changes, path).map_err(|e| refuse_as(e.kind().clone(), at(e.message().into())))?;
                 c.after = Some(content.clone());
             }
             FileOp::Delete { path } => {
-                let c = slot(ctx, &mut changes, path).map_err(|e| refuse(at(e.message().into())))?;
+                let c =
+                    slot(ctx, &mut changes, path).map_err(|e| refuse_as(e.kind().clone(), at(e.message().into())))?;
                 if c.after.is_none() {
                     return Err(refuse(at(format!("{:?} does not exist, so it cannot be deleted", c.shown))));
                 }
                 c.after = None;
             }
             FileOp::Update { path, move_to, hunks } => {
-                let c = slot(ctx, &mut changes, path).map_err(|e| refuse(at(e.message().into())))?;
+                let c =
+                    slot(ctx, &mut changes, path).map_err(|e| refuse_as(e.kind().clone(), at(e.message().into())))?;
                 let Some(text) = c.after.as_deref() else {
                     return Err(refuse(at(format!(
                         "{:?} does not exist; `*** Add File: {path}` creates a file",
@@ -95,12 +102,15 @@ pub fn apply_patch(ctx: &Context, req: &PatchRequest<'_>) -> ToolResult<(String,
                 let new = if hunks.is_empty() {
                     text.to_string()
                 } else {
-                    patch::apply_hunks(text, hunks).map_err(|e| refuse(at(e.message)))?.0
+                    patch::apply_hunks(text, hunks)
+                        .map_err(|e| refuse_as(ErrorKind::NoMatch { edit: k + 1, closest_line: None }, at(e.message)))?
+                        .0
                 };
                 match move_to {
                     Some(to) => {
                         c.after = None;
-                        let d = slot(ctx, &mut changes, to).map_err(|e| refuse(at(e.message().into())))?;
+                        let d = slot(ctx, &mut changes, to)
+                            .map_err(|e| refuse_as(e.kind().clone(), at(e.message().into())))?;
                         d.after = Some(new);
                     }
                     None => c.after = Some(new),
@@ -112,11 +122,15 @@ pub fn apply_patch(ctx: &Context, req: &PatchRequest<'_>) -> ToolResult<(String,
         let shown = ctx.ws.path(raw)?.display();
         let now = changes.iter().find(|c| c.shown == shown).and_then(|c| c.before.as_ref()).map(|b| &b.version);
         if now != Some(want) {
+            let kind = ErrorKind::StaleVersion { path: shown.clone(), expected: want.clone(), actual: now.cloned() };
             let now = now.map(String::as_str).unwrap_or("absent");
-            return Err(refuse(format!(
-                "apply_patch: {shown:?} has changed since version {want} (it is now {now}); read it again and \
+            return Err(refuse_as(
+                kind,
+                format!(
+                    "apply_patch: {shown:?} has changed since version {want} (it is now {now}); read it again and \
                  redo the patch against what it holds now"
-            )));
+                ),
+            ));
         }
     }
     changes.retain(|c| c.after.as_deref().map(str::as_bytes) != c.before.as_ref().map(|b| b.bytes.as_slice()));
@@ -126,15 +140,23 @@ pub fn apply_patch(ctx: &Context, req: &PatchRequest<'_>) -> ToolResult<(String,
     for c in changes.iter_mut() {
         if let Some(new) = &c.after {
             let old = c.before.as_ref().map(|b| String::from_utf8_lossy(&b.bytes).into_owned());
-            c.note = gate(ctx, &c.path, old.as_deref(), new, req.allow_syntax_errors)
-                .map_err(|e| refuse(format!("apply_patch: {} would get syntax errors:\n{}", c.shown, e.message())))?;
+            c.note = gate(ctx, &c.path, old.as_deref(), new, req.allow_syntax_errors).map_err(|e| {
+                let what = format!("apply_patch: {} would get syntax errors:\n{}", c.shown, e.message());
+                refuse_as(e.kind().clone(), what)
+            })?;
         }
     }
     // Stale: a file changed between the read above and now.
     for c in &changes {
         let now = existing(ctx, &c.path)?;
-        if now.as_ref().map(|e| &e.version) != c.before.as_ref().map(|b| &b.version) {
-            return Err(refuse(format!("apply_patch: {} changed while the patch was being applied", c.shown)));
+        let (was, is) = (c.before.as_ref().map(|b| &b.version), now.as_ref().map(|e| &e.version));
+        if was != is {
+            let kind = ErrorKind::StaleVersion {
+                path: c.shown.clone(),
+                expected: was.map_or_else(|| "absent".into(), String::clone),
+                actual: is.cloned(),
+            };
+            return Err(refuse_as(kind, format!("apply_patch: {} changed while the patch was being applied", c.shown)));
         }
     }
     write_all(ctx, &changes)
@@ -192,7 +214,7 @@ fn write_all(ctx: &Context, changes: &[Change]) -> ToolResult<(String, PatchRepo
         let old = c.before.as_ref().map(|b| String::from_utf8_lossy(&b.bytes).into_owned()).unwrap_or_default();
         // An added file's diff would repeat the lines the patch itself holds.
         if let (Some(new), Some(_)) = (&c.after, &c.before) {
-            diffs.push_str(&crate::edits::unified_diff(&c.shown, &old, new));
+            diffs.push_str(&crate::diff::unified_diff(&c.shown, &old, new));
         }
         report.files.push(FileReport { path: c.shown.clone(), action, version });
     }

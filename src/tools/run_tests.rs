@@ -92,7 +92,7 @@ pub fn run_tests(
         Err(dir_err) => {
             let Ok((mut f, _)) = ctx.ws.open_file(&target) else {
                 return Err(ToolError::new(
-                    dir_err.kind(),
+                    dir_err.kind().clone(),
                     format!(
                         "run_tests takes a project directory or a test file as path; {shown:?} is neither ({}). \
                          Omit path to run the workspace's tests",
@@ -189,12 +189,7 @@ pub fn run_tests(
                 buf.extend_from_slice(bytes);
             }
         })
-        .map_err(|r| {
-            ToolError::new(
-                ErrorKind::PermissionDenied,
-                format!("the tests were not run: the sandbox could not be applied. {}", r.reason),
-            )
-        })?;
+        .map_err(|r| super::command::sandbox_refused("the tests were not run", &r))?;
     let captured = capture.finish_keep();
     let stdout = String::from_utf8_lossy(&out);
     let stderr = String::from_utf8_lossy(&err);

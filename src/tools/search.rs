@@ -10,11 +10,11 @@ pub struct SearchRequest<'a> {
     pub path: Option<&'a str>,
     pub glob: Vec<String>,
     pub file_type: Option<&'a str>,
-    pub case: Option<&'a str>,
+    pub case: Case,
     pub fixed_strings: bool,
     pub multiline: bool,
     pub context: Option<usize>,
-    pub output: Option<&'a str>,
+    pub output: Output,
     pub max_results: Option<usize>,
     pub include_hidden: bool,
     pub include_ignored: bool,
@@ -27,27 +27,11 @@ const DEFAULT_CONTENT_RESULTS: usize = 100;
 const DEFAULT_LIST_RESULTS: usize = 500;
 pub const MAX_CONTEXT: usize = 10;
 pub const MAX_RESULTS: usize = 10_000;
-/// The values `case` and `output` take, the default first; the tool's schema lists these names.
-pub const CASES: [(&str, Case); 3] =
-    [("smart", Case::Smart), ("sensitive", Case::Sensitive), ("insensitive", Case::Insensitive)];
-pub const OUTPUTS: [(&str, Output); 3] =
-    [("content", Output::Content), ("files", Output::Files), ("count", Output::Count)];
-
-/// The choice named `value` (the first when absent); an unknown name is an error that lists the known ones.
-fn choose<T: Copy>(field: &str, value: Option<&str>, choices: &[(&str, T)]) -> ToolResult<T> {
-    let Some(value) = value else { return Ok(choices[0].1) };
-    choices.iter().find(|(name, _)| *name == value).map(|(_, c)| *c).ok_or_else(|| {
-        let names: Vec<&str> = choices.iter().map(|(name, _)| *name).collect();
-        ToolError::invalid(format!("{field} {value:?} is not one of {}", names.join(", ")))
-    })
-}
-
 pub fn search(ctx: &Context, req: &SearchRequest<'_>, cancel: &Cancel) -> ToolResult<String> {
     if req.pattern.is_empty() {
         return Err(ToolError::invalid("pattern is empty"));
     }
-    let output = choose("output", req.output, &OUTPUTS)?;
-    let case = choose("case", req.case, &CASES)?;
+    let (output, case) = (req.output, req.case);
     let context = req.context.unwrap_or(0);
     if context > MAX_CONTEXT {
         return Err(ToolError::invalid(format!("context must be at most {MAX_CONTEXT} lines")));
@@ -100,7 +84,7 @@ pub fn search(ctx: &Context, req: &SearchRequest<'_>, cancel: &Cancel) -> ToolRe
             }
             (Some(b), None)
         }
-        Err(e) if e.kind() == ErrorKind::WrongFileType => {
+        Err(e) if *e.kind() == ErrorKind::WrongFileType => {
             // One file: searched through the handle that was opened beneath the root, never reopened by name.
             let (file, _) = ctx.ws.open_file(&target)?;
             let real = ctx.ws.root().join(ctx.ws.resolved_rel(&target).unwrap_or_default());

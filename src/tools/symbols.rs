@@ -25,8 +25,15 @@ const MAX_REFS_PER_FILE: usize = 20;
 /// repo_map's budget when the call gives none, and its bounds.
 pub const MAP_DEFAULT_CHARS: usize = 6000;
 pub const MAP_MAX_CHARS: usize = 100_000;
-/// The values edit_symbol's `position` takes, the default first.
-pub const POSITIONS: [&str; 3] = ["replace", "before", "after"];
+// Where edit_symbol puts `body`: in place of the symbol (the default), or as new source before or after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Position {
+    #[default]
+    Replace,
+    Before,
+    After,
+}
 
 /// The files in scope: one file, or the indexable files under a directory (ignore rules honoured).
 fn candidates(ctx: &Context, path: Option<&str>, cancel: &Cancel) -> ToolResult<(Vec<Candidate>, Option<String>)> {
@@ -70,7 +77,7 @@ fn candidates(ctx: &Context, path: Option<&str>, cancel: &Cancel) -> ToolResult<
             };
             Ok((out, Some(scope)))
         }
-        Err(e) if e.kind() == ErrorKind::WrongFileType => {
+        Err(e) if *e.kind() == ErrorKind::WrongFileType => {
             let (_, meta) = ctx.ws.open_file(&target)?;
             let rel = ctx.ws.resolved_rel(&target).map(|r| r.display().to_string()).unwrap_or_else(|| target.display());
             let text = read_text(ctx, &rel).unwrap_or_default();
@@ -191,13 +198,10 @@ fn find_hits<'a>(snap: &'a Snapshot, q: &NameQuery) -> Vec<Hit<'a>> {
     hits
 }
 
-/// "Closest: …" for a name that matched nothing, with where each candidate is.
-fn closest_hint(snap: &Snapshot, q: &NameQuery) -> String {
+/// The names closest to one that matched nothing, each with where it is: `Parser.parse (src/p.rs:4)`.
+fn closest_names(snap: &Snapshot, q: &NameQuery) -> Vec<String> {
     let names = snap.iter().flat_map(|(_, e)| e.symbols.iter().map(|s| s.name.as_str()));
     let close = symbols::closest(q.last(), names, 8);
-    if close.is_empty() {
-        return String::new();
-    }
     let mut parts = Vec::new();
     for name in close {
         let at = snap.iter().find_map(|(rel, e)| {
@@ -209,7 +213,7 @@ fn closest_hint(snap: &Snapshot, q: &NameQuery) -> String {
         });
         parts.push(at.unwrap_or_else(|| name.to_string()));
     }
-    format!("; closest names: {}", parts.join(", "))
+    parts
 }
 
 pub struct FindRequest<'a> {
@@ -227,13 +231,15 @@ pub fn find_symbol(ctx: &Context, req: &FindRequest<'_>, cancel: &Cancel) -> Too
     let hits = find_hits(&snap, &q);
     let scope = req.path.unwrap_or(".");
     if hits.is_empty() {
+        let closest = closest_names(&snap, &q);
+        let hint = if closest.is_empty() { String::new() } else { format!("; closest names: {}", closest.join(", ")) };
         return Err(ToolError::new(
-            ErrorKind::NotFound,
+            ErrorKind::UnknownSymbol { name: req.name.into(), closest },
             format!(
-                "no definition of {:?} in {scope} ({} files indexed){}. find_references finds uses; search finds any text",
+                "no definition of {:?} in {scope} ({} files indexed){hint}. find_references finds uses; search finds \
+                 any text",
                 req.name,
                 snap.len(),
-                closest_hint(&snap, &q)
             ),
         ));
     }
@@ -292,13 +298,14 @@ pub fn find_references(ctx: &Context, name: &str, path: Option<&str>, cancel: &C
         None => Vec::new(),
     };
     if files.is_empty() {
+        let closest = closest_names(&snap, &q);
+        let hint = if closest.is_empty() { String::new() } else { format!("; closest names: {}", closest.join(", ")) };
         return Err(ToolError::new(
-            ErrorKind::NotFound,
+            ErrorKind::UnknownSymbol { name: ident.to_string(), closest },
             format!(
                 "no identifier {ident:?} in the code under {scope} ({} files indexed; comments and strings are not \
-                 searched){}",
+                 searched){hint}",
                 snap.len(),
-                closest_hint(&snap, &q)
             ),
         ));
     }
@@ -419,7 +426,7 @@ pub struct EditSymbolRequest<'a> {
     pub path: &'a str,
     pub name: &'a str,
     pub body: &'a str,
-    pub position: Option<&'a str>,
+    pub position: Position,
 }
 
 /// Leading whitespace of the line holding byte `at`.
@@ -469,10 +476,7 @@ fn is_preamble(line: &str) -> bool {
 }
 
 pub fn edit_symbol(ctx: &Context, req: &EditSymbolRequest<'_>) -> ToolResult<String> {
-    let position = req.position.unwrap_or(POSITIONS[0]);
-    if !POSITIONS.contains(&position) {
-        return Err(ToolError::invalid(format!("position {position:?} is not one of {}", POSITIONS.join(", "))));
-    }
+    let position = req.position;
     if req.body.trim().is_empty() {
         return Err(ToolError::invalid(
             "body has no code; give the symbol's complete new source (to delete a symbol, edit_file it)",
@@ -504,8 +508,9 @@ pub fn edit_symbol(ctx: &Context, req: &EditSymbolRequest<'_>) -> ToolResult<Str
                     Some(format!("{} (line {})", symbols::qualified(&e.symbols, j), e.symbols[j].start_line))
                 })
                 .collect();
+            let closest = close.clone();
             return Err(ToolError::new(
-                ErrorKind::NotFound,
+                ErrorKind::UnknownSymbol { name: req.name.into(), closest },
                 format!(
                     "no symbol {:?} in {shown}{}; outline(path=\"{shown}\") lists its symbols",
                     req.name,
@@ -521,8 +526,9 @@ pub fn edit_symbol(ctx: &Context, req: &EditSymbolRequest<'_>) -> ToolResult<Str
                     format!("{} {} (lines {})", s.kind, symbols::qualified(&e.symbols, j), range(s))
                 })
                 .collect();
+            let candidates = many.iter().map(|&j| symbols::qualified(&e.symbols, j)).collect();
             return Err(ToolError::new(
-                ErrorKind::InvalidArgument,
+                ErrorKind::Ambiguous { candidates },
                 format!(
                     "{:?} names {} symbols in {shown}: {}; qualify it (e.g. Class.method) to pick one",
                     req.name,
@@ -536,7 +542,7 @@ pub fn edit_symbol(ctx: &Context, req: &EditSymbolRequest<'_>) -> ToolResult<Str
     let body_first = req.body.trim_start_matches('\n').lines().next().unwrap_or_default();
     // Decorators: a body that starts with one replaces them; one that does not keeps them.
     let mut start = if is_preamble(body_first) { s.start_byte } else { s.head_byte } as usize;
-    if is_preamble(body_first) || position == "before" {
+    if is_preamble(body_first) || position == Position::Before {
         // Attributes and doc comments on the lines right above belong to the symbol (Rust `#[..]`, `///`).
         loop {
             let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
@@ -556,9 +562,9 @@ pub fn edit_symbol(ctx: &Context, req: &EditSymbolRequest<'_>) -> ToolResult<Str
     let end = s.end_byte as usize;
     let new_src = reindent(req.body, &indent);
     let new_text = match position {
-        "replace" => format!("{}{}{}", &text[..line_start], new_src, &text[end..]),
-        "before" => format!("{}{new_src}\n{}{}", &text[..line_start], blank_sep(s), &text[line_start..]),
-        _ => {
+        Position::Replace => format!("{}{}{}", &text[..line_start], new_src, &text[end..]),
+        Position::Before => format!("{}{new_src}\n{}{}", &text[..line_start], blank_sep(s), &text[line_start..]),
+        Position::After => {
             let line_end = text[end..].find('\n').map_or(text.len(), |i| end + i);
             let tail = &text[line_end..];
             let sep = if tail.is_empty() { "\n" } else { "" };
@@ -573,8 +579,15 @@ pub fn edit_symbol(ctx: &Context, req: &EditSymbolRequest<'_>) -> ToolResult<Str
     }
     let note = super::edit::gate(ctx, &p, Some(text), &new_text, false)?;
     let what = match position {
-        "replace" => format!("replaced {} {} (was lines {}) · ", s.kind, symbols::qualified(&e.symbols, i), range(s)),
-        other => format!("inserted {other} {} {} · ", s.kind, symbols::qualified(&e.symbols, i)),
+        Position::Replace => {
+            format!("replaced {} {} (was lines {}) · ", s.kind, symbols::qualified(&e.symbols, i), range(s))
+        }
+        Position::Before | Position::After => format!(
+            "inserted {} {} {} · ",
+            if position == Position::Before { "before" } else { "after" },
+            s.kind,
+            symbols::qualified(&e.symbols, i)
+        ),
     };
     super::edit::commit(ctx, &p, Some(&old), &new_text, what, note, 3).map(|(text, _)| text)
 }

@@ -201,7 +201,7 @@ impl Workspace {
     /// The path is verified beneath the root at the moment of the call; walkers never follow symlinks from it.
     pub fn dir_path(&self, p: &WorkspacePath) -> ToolResult<PathBuf> {
         let fd = self.open_raw(p, OFlag::O_RDONLY | OFlag::O_DIRECTORY).map_err(|e| {
-            if e.kind() == ErrorKind::WrongFileType {
+            if *e.kind() == ErrorKind::WrongFileType {
                 ToolError::new(
                     ErrorKind::WrongFileType,
                     format!("{:?} is not a directory; read_file reads files", p.display()),
@@ -351,7 +351,7 @@ mod tests {
         for resolver in [Resolver::Openat2, Resolver::Walk] {
             let ws = Workspace::open_with(&root, Some(resolver)).unwrap();
             let e = ws.open_file(&ws.path("p").unwrap()).unwrap_err();
-            assert_eq!(e.kind(), ErrorKind::WrongFileType);
+            assert_eq!(*e.kind(), ErrorKind::WrongFileType);
             assert!(e.message().contains("FIFO"), "{}", e.message());
         }
     }
@@ -364,8 +364,14 @@ mod tests {
         for resolver in [Resolver::Openat2, Resolver::Walk] {
             let ws = Workspace::open_with(&root, Some(resolver)).unwrap();
             assert_eq!(ws.dir_path(&ws.path("subdir").unwrap()).unwrap(), ws.root().join("src/sub"));
-            assert_eq!(ws.dir_path(&ws.path("outdir").unwrap()).unwrap_err().kind(), ErrorKind::OutsideWorkspace);
-            assert_eq!(ws.dir_path(&ws.path("src/a.txt").unwrap()).unwrap_err().kind(), ErrorKind::WrongFileType);
+            assert_eq!(
+                ws.dir_path(&ws.path("outdir").unwrap()).unwrap_err().kind().clone(),
+                ErrorKind::OutsideWorkspace
+            );
+            assert_eq!(
+                ws.dir_path(&ws.path("src/a.txt").unwrap()).unwrap_err().kind().clone(),
+                ErrorKind::WrongFileType
+            );
         }
     }
 }

@@ -27,9 +27,11 @@ async fn write_file_creates_parents_and_returns_the_version_read_file_reports() 
         ok(&c, "write_file", json!({"path": "a/b/c.txt", "content": "one\n2\n", "expected_version": version(&out)}))
             .await;
     assert!(upd.contains("-two\n+2"), "the result carries the diff: {upd}");
-    let stale =
-        err(&c, "write_file", json!({"path": "a/b/c.txt", "content": "x\n", "expected_version": version(&out)})).await;
-    assert!(stale.contains("has changed since version") && stale.contains("read it again"), "{stale}");
+    let args = json!({"path": "a/b/c.txt", "content": "x\n", "expected_version": version(&out)});
+    let (kind, stale) = refusal(&c, "write_file", args, "stale_version").await;
+    assert_eq!(kind["expected"], version(&out));
+    assert_eq!(kind["actual"], version(&upd));
+    assert!(stale.contains("read it again"), "{stale}");
     assert_eq!(std::fs::read_to_string(p.root.join("a/b/c.txt")).unwrap(), "one\n2\n");
 }
 
@@ -38,16 +40,18 @@ async fn edit_file_matches_exactly_or_explains() {
     let p = Project::new();
     p.write("m.rs", "fn helper() {}\n\nfn main() {\n    helper(1);\n}\n\nfn helper() {}\n");
     let c = stdio(&p.root, &[]).await;
-    let msg = err(
+    let (kind, msg) = refusal(
         &c,
         "edit_file",
         json!({"path": "m.rs", "edits": [{"old_string": "fn helper() {}", "new_string": "fn helper2() {}"}]}),
+        "ambiguous",
     )
     .await;
-    assert!(msg.contains("line 1:") && msg.contains("line 7:") && msg.contains("replace_all"), "{msg}");
-    let msg =
-        err(&c, "edit_file", json!({"path": "m.rs", "edits": [{"old_string": "    helper(2);", "new_string": "x"}]}))
-            .await;
+    assert_eq!(kind["candidates"], json!(["line 1", "line 7"]));
+    assert!(msg.contains("replace_all"), "{msg}");
+    let args = json!({"path": "m.rs", "edits": [{"old_string": "    helper(2);", "new_string": "x"}]});
+    let (kind, msg) = refusal(&c, "edit_file", args, "no_match").await;
+    assert_eq!((kind["edit"].as_u64(), kind["closest_line"].as_u64()), (Some(1), Some(4)));
     assert!(msg.contains("Closest region") && msg.contains("4 |     helper(1);"), "{msg}");
     // All or nothing: the second edit fails, so the first is not applied either.
     let before = std::fs::read_to_string(p.root.join("m.rs")).unwrap();
@@ -115,13 +119,15 @@ async fn undo_walks_back_the_chain_and_refuses_to_clobber_outside_changes() {
         assert!(out.contains(&format!("{i} earlier undo step(s) remain")), "{out}");
         assert_eq!(std::fs::read_to_string(p.root.join("u.txt")).unwrap(), format!("v{i}\n"));
     }
-    assert!(err(&c, "undo_edit", json!({"path": "u.txt"})).await.contains("no codebox write"));
+    assert!(refused(&c, "undo_edit", json!({"path": "u.txt"}), "not_found").await.contains("no codebox write"));
     ok(&c, "write_file", json!({"path": "fresh.txt", "content": "new\n"})).await;
     assert!(ok(&c, "undo_edit", json!({"path": "fresh.txt"})).await.contains("removed fresh.txt"));
     assert!(!p.root.join("fresh.txt").exists());
     ok(&c, "write_file", json!({"path": "u.txt", "content": "mine\n"})).await;
     p.write("u.txt", "the user's own change\n");
-    assert!(err(&c, "undo_edit", json!({"path": "u.txt"})).await.contains("changed after codebox's last write"));
+    let (kind, msg) = refusal(&c, "undo_edit", json!({"path": "u.txt"}), "undo_conflict").await;
+    assert_eq!(kind["path"], "u.txt");
+    assert!(msg.contains("changed after codebox's last write"), "{msg}");
     // The history survives a restart of the server.
     drop(c);
     p.write("u.txt", "mine\n");
@@ -138,20 +144,21 @@ async fn the_syntax_gate_refuses_flattened_python_and_allows_when_asked() {
     let c = stdio(&p.root, &[]).await;
     // The classic: the method travels through JSON and loses its indentation.
     let flattened = "def full_name(self):\nreturn f\"{self.first} {self.last}\"";
-    let msg = err(&c, "edit_file", json!({"path": "user.py", "edits": [{"old_string": "    def full_name(self):\n        return self.first + \" \" + self.last", "new_string": flattened}]})).await;
-    assert!(msg.contains("user.py:7:1") && msg.contains("expected an indented block"), "{msg}");
+    let (kind, msg) = refusal(&c, "edit_file", json!({"path": "user.py", "edits": [{"old_string": "    def full_name(self):\n        return self.first + \" \" + self.last", "new_string": flattened}]}), "syntax_refused").await;
+    assert_eq!((kind["path"].as_str(), kind["language"].as_str()), (Some("user.py"), Some("Python")));
+    let message = "expected an indented block after `def full_name(self):` on line 6";
+    assert_eq!(kind["errors"], json!([{"line": 7, "column": 1, "message": message}]));
+    assert!(msg.contains("user.py:7:1"), "{msg}");
     assert!(msg.contains("allow_syntax_errors"), "{msg}");
     assert_eq!(std::fs::read_to_string(p.root.join("user.py")).unwrap(), src, "refused means untouched");
     let out = ok(&c, "edit_file", json!({"path": "user.py", "allow_syntax_errors": true, "edits": [{"old_string": "    def full_name(self):\n        return self.first + \" \" + self.last", "new_string": flattened}]})).await;
     assert!(out.contains("WRITTEN WITH SYNTAX ERRORS"), "{out}");
     // A Rust brace dropped, a JSON file left invalid: refused.
     p.write("lib.rs", "fn a() {\n    let x = 1;\n}\n");
-    assert!(
-        err(&c, "edit_file", json!({"path": "lib.rs", "edits": [{"old_string": "}\n", "new_string": "\n"}]}))
-            .await
-            .contains("Rust syntax error")
-    );
-    assert!(err(&c, "write_file", json!({"path": "c.json", "content": "{\"a\": [1, 2}"})).await.contains("JSON"));
+    let args = json!({"path": "lib.rs", "edits": [{"old_string": "}\n", "new_string": "\n"}]});
+    assert!(refused(&c, "edit_file", args, "syntax_refused").await.contains("Rust syntax error"));
+    let args = json!({"path": "c.json", "content": "{\"a\": [1, 2}"});
+    assert!(refused(&c, "write_file", args, "syntax_refused").await.contains("JSON"));
     assert!(!p.root.join("c.json").exists());
     // Already broken: an edit elsewhere that adds no new error is accepted.
     p.write("broken.py", "def ok():\n    return 1\n\ndef bad(:\n    pass\n");
@@ -219,7 +226,7 @@ async fn f3_f4_f5_writes_through_symlinks_leading_out_are_refused() {
         } else {
             json!({"path": path, "edits": [{"old_string": "CANARY", "new_string": "pwned"}]})
         };
-        let msg = err(&c, tool, args).await;
+        let msg = refused(&c, tool, args, "outside_workspace").await;
         assert!(msg.contains("outside the workspace"), "{tool} {path}: {msg}");
     }
     p.assert_canary_intact();

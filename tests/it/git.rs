@@ -50,6 +50,9 @@ async fn status_diff_commit_and_branch() {
     assert!(git(&p.root, &["status", "--short"]).contains("?? new.txt"), "only the named path was committed");
     ok(&c, "git_commit", json!({"message": "add the rest"})).await;
     assert!(git(&p.root, &["status", "--short"]).is_empty());
+    // Nothing left to commit: git's failure, with its exit code.
+    let (kind, msg) = refusal(&c, "git_commit", json!({"message": "nothing"}), "command_failed").await;
+    assert_eq!((&kind["program"], &kind["status"]), (&json!("git"), &json!(1)), "{msg}");
     let back = ok(&c, "git_branch", json!({"name": "main"})).await;
     assert!(back.contains("already existed"), "{back}");
 }
@@ -67,7 +70,7 @@ async fn f13_arguments_never_become_options() {
     assert!(out.is_error || !probe.exists(), "{}", out.text);
     assert!(!probe.exists());
     assert!(
-        err(&c, "git_commit", json!({"message": "x", "paths": ["../outside/canary.txt"]}))
+        refused(&c, "git_commit", json!({"message": "x", "paths": ["../outside/canary.txt"]}), "outside_workspace")
             .await
             .contains("outside the workspace")
     );

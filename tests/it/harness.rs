@@ -118,6 +118,8 @@ pub struct ToolOut {
     pub is_error: bool,
     pub text: String,
     pub structured: Option<Value>,
+    /// A failure's kind and its data, from the result's `_meta` (`{"kind": "stale_version", ...}`).
+    pub error: Option<Value>,
 }
 
 pub async fn call(c: &Client, tool: &str, args: Value) -> ToolOut {
@@ -127,7 +129,8 @@ pub async fn call(c: &Client, tool: &str, args: Value) -> ToolOut {
         .await
         .unwrap_or_else(|e| panic!("{tool}: protocol error {e}"));
     let text = r.content.iter().filter_map(|c| c.as_text().map(|t| t.text.clone())).collect::<Vec<_>>().join("\n");
-    ToolOut { is_error: r.is_error.unwrap_or(false), text, structured: r.structured_content }
+    let error = r.meta.as_ref().and_then(|m| m.0.get("codebox/error")).cloned();
+    ToolOut { is_error: r.is_error.unwrap_or(false), text, structured: r.structured_content, error }
 }
 
 /// Calls a tool that must succeed and returns its text.
@@ -142,6 +145,21 @@ pub async fn err(c: &Client, tool: &str, args: Value) -> String {
     let out = call(c, tool, args.clone()).await;
     assert!(out.is_error, "{tool} {args} should have failed, got: {}", out.text);
     out.text
+}
+
+/// Calls a tool that must fail with the error kind `kind`; returns the kind's data (`kind` included) and the
+/// message.
+pub async fn refusal(c: &Client, tool: &str, args: Value, kind: &str) -> (Value, String) {
+    let out = call(c, tool, args.clone()).await;
+    assert!(out.is_error, "{tool} {args} should have failed, got: {}", out.text);
+    let error = out.error.unwrap_or_else(|| panic!("{tool} {args}: a failure without its kind: {}", out.text));
+    assert_eq!(error["kind"], kind, "{tool} {args}: {error} {}", out.text);
+    (error, out.text)
+}
+
+/// `refusal`, for the message only.
+pub async fn refused(c: &Client, tool: &str, args: Value, kind: &str) -> String {
+    refusal(c, tool, args, kind).await.1
 }
 
 /// A `codebox serve --http` child on a free loopback port. Killed on drop.

@@ -55,7 +55,7 @@ async fn add_delete_move_and_update_in_one_patch() {
     assert_eq!(read(&p, "modify.txt").as_deref(), Some("line1\nline2\n"));
     assert_eq!(read(&p, "old/name.txt").as_deref(), Some("old content\n"));
     assert_eq!(read(&p, "renamed/dir/name.txt"), None);
-    let again = err(&c, "undo_edit", json!({"path": "modify.txt"})).await;
+    let again = refused(&c, "undo_edit", json!({"path": "modify.txt"}), "not_found").await;
     assert!(again.contains("no codebox write"), "{again}");
 }
 
@@ -139,7 +139,7 @@ async fn a_syntax_refusal_or_a_stale_file_refuses_the_whole_patch() {
     p.write("b.py", "def b():\n    return 2\n");
     let c = stdio(&p.root, &[]).await;
     let both = "*** Begin Patch\n*** Update File: a.py\n@@\n-    return 1\n+    return 10\n*** Update File: b.py\n@@\n-    return 2\n+    return (2\n*** End Patch";
-    let msg = err(&c, "apply_patch", json!({ "patch": both })).await;
+    let msg = refused(&c, "apply_patch", json!({ "patch": both }), "syntax_refused").await;
     assert!(msg.contains("b.py") && msg.contains("syntax"), "{msg}");
     assert_eq!(read(&p, "a.py").as_deref(), Some("def a():\n    return 1\n"), "the good file is untouched too");
 
@@ -147,7 +147,10 @@ async fn a_syntax_refusal_or_a_stale_file_refuses_the_whole_patch() {
     let v = call(&c, "read_file", json!({"path": "a.py"})).await.structured.unwrap()["version"].clone();
     p.write("a.py", "def a():\n    return 1  # edited by someone else\n");
     let good = "*** Begin Patch\n*** Update File: a.py\n@@\n def a():\n+    pass\n*** Update File: b.py\n@@\n-    return 2\n+    return 3\n*** End Patch";
-    let msg = err(&c, "apply_patch", json!({"patch": good, "expected_versions": {"a.py": v}})).await;
+    let args = json!({"patch": good, "expected_versions": {"a.py": v.clone()}});
+    let (kind, msg) = refusal(&c, "apply_patch", args, "stale_version").await;
+    assert_eq!((&kind["path"], &kind["expected"]), (&json!("a.py"), &v));
+    assert!(kind["actual"].is_string() && kind["actual"] != v, "{kind}");
     assert!(msg.contains("a.py") && msg.contains("changed since version"), "{msg}");
     assert_eq!(read(&p, "b.py").as_deref(), Some("def b():\n    return 2\n"));
 }
@@ -160,7 +163,7 @@ async fn a_later_write_to_one_file_blocks_undoing_the_whole_patch() {
     let c = stdio(&p.root, &[]).await;
     ok(&c, "apply_patch", json!({"patch": "*** Begin Patch\n*** Update File: a.txt\n-a\n+A\n*** Update File: b.txt\n-b\n+B\n*** End Patch"})).await;
     ok(&c, "edit_file", json!({"path": "b.txt", "edits": [{"old_string": "B", "new_string": "BB"}]})).await;
-    let msg = err(&c, "undo_edit", json!({"path": "a.txt"})).await;
+    let msg = refused(&c, "undo_edit", json!({"path": "a.txt"}), "undo_conflict").await;
     assert!(msg.contains("b.txt") && msg.contains("written again"), "{msg}");
     assert_eq!(read(&p, "a.txt").as_deref(), Some("A\n"), "nothing undone");
     ok(&c, "undo_edit", json!({"path": "b.txt"})).await;

@@ -441,7 +441,9 @@ async fn strict_mode_refuses_when_a_layer_cannot_be_applied_and_best_effort_says
         }
     };
     let strict = stdio_with(&p.root, &[], &[], deny_unshare).await;
-    let msg = err(&strict, "run_command", json!({"command": "echo should-not-run"})).await;
+    let (kind, msg) =
+        refusal(&strict, "run_command", json!({"command": "echo should-not-run"}), "sandbox_refused").await;
+    assert_eq!(kind["layer"], "namespaces", "{kind}");
     assert!(msg.contains("not run") && msg.contains("namespaces") && msg.contains("codebox doctor"), "{msg}");
     assert!(!msg.contains("should-not-run"));
     let best = stdio_with(&p.root, &["--sandbox", "best-effort"], &[], deny_unshare).await;

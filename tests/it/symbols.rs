@@ -87,7 +87,8 @@ async fn find_symbol_ranks_source_before_tests_and_shows_bodies() {
         body,
         "app/parse.py:4-5 function parse\n     4\tdef parse(text):\n     5\t    return re.split(',', text)\n"
     );
-    let missing = err(&c, "find_symbol", json!({"name": "prase"})).await;
+    let (kind, missing) = refusal(&c, "find_symbol", json!({"name": "prase"}), "unknown_symbol").await;
+    assert_eq!(kind["closest"][0], "parse (app/parse.py:4)", "{kind}");
     assert!(missing.contains("closest names: parse (app/parse.py:4)"), "{missing}");
 }
 
@@ -105,7 +106,7 @@ async fn references_come_from_code_not_comments_or_strings() {
         out,
         "app.py (2)\n  1: from lib import budget\n  3: print('budget', budget())\nsrc/lib.rs (3)\n  2: pub fn budget() -> u32 { 1 }  [definition]\n  7: budget() + budget() + s.len() as u32\n[5 uses of \"budget\" in 2 files (identifiers only, not comments or strings)]\n"
     );
-    let none = err(&c, "find_references", json!({"name": "string"})).await;
+    let none = refused(&c, "find_references", json!({"name": "string"}), "unknown_symbol").await;
     assert!(none.contains("no identifier \"string\""), "{none}");
 }
 
@@ -163,19 +164,21 @@ async fn edit_symbol_replaces_inserts_refuses_and_undoes() {
         src.replace("        return 0\n\n    def count", "        return sum(self.items)\n\n    def count")
     );
     // Ambiguous: both candidates listed.
-    let amb =
-        err(&c, "edit_symbol", json!({"path": "shop.py", "name": "count", "body": "def count(self):\n    return 2"}))
-            .await;
+    let args = json!({"path": "shop.py", "name": "count", "body": "def count(self):\n    return 2"});
+    let (kind, amb) = refusal(&c, "edit_symbol", args, "ambiguous").await;
+    assert_eq!(kind["candidates"], json!(["Cart.count", "Shelf.count"]));
     assert!(amb.contains("method Cart.count (lines 5-6)") && amb.contains("method Shelf.count (lines 10-11)"), "{amb}");
     // Missing: the closest names.
-    let missing =
-        err(&c, "edit_symbol", json!({"path": "shop.py", "name": "Cart.totl", "body": "def x(): pass"})).await;
+    let args = json!({"path": "shop.py", "name": "Cart.totl", "body": "def x(): pass"});
+    let (kind, missing) = refusal(&c, "edit_symbol", args, "unknown_symbol").await;
+    assert_eq!(kind["name"], "Cart.totl");
     assert!(missing.contains("closest: Cart.total (line 2)"), "{missing}");
     // A body that breaks the syntax is refused and the file is untouched.
-    let broken = err(
+    let broken = refused(
         &c,
         "edit_symbol",
         json!({"path": "shop.py", "name": "Shelf.count", "body": "def count(self:\n    return 1"}),
+        "syntax_refused",
     )
     .await;
     assert!(broken.contains("Refused") && broken.contains("shop.py:10"), "{broken}");
