@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use codebox::syntax::Lang;
+use codebox::engine::Lang;
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
 use rmcp::service::RunningService;
@@ -48,9 +48,9 @@ fn indexed_files(root: &Path) -> Vec<PathBuf> {
             continue;
         }
         let p = e.path().to_string_lossy().to_string();
-        let small = e.metadata().is_ok_and(|m| m.len() <= codebox::symbols::index::MAX_FILE_BYTES);
+        let small = e.metadata().is_ok_and(|m| m.len() <= codebox::engine::index::MAX_FILE_BYTES);
         let lang = Lang::detect(&p, "").filter(|l| *l != Lang::Json);
-        if small && lang.is_some_and(codebox::symbols::supported) {
+        if small && lang.is_some_and(codebox::engine::supported) {
             out.push(e.into_path());
         }
     }
@@ -204,20 +204,20 @@ async fn main() {
     let _ = client.cancel().await;
 
     // The index alone, in this process: the same files through the library, and what it holds.
-    let index = codebox::symbols::index::Index::default();
+    let index = codebox::engine::index::Index::default();
     let candidates: Vec<_> = files
         .iter()
         .filter_map(|f| {
             let rel = f.strip_prefix(&corpus).ok()?.to_string_lossy().to_string();
             let meta = std::fs::symlink_metadata(f).ok()?;
             let lang = Lang::detect(&rel, "")?;
-            Some(codebox::symbols::index::Candidate { rel, lang, stamp: codebox::symbols::index::Stamp::of(&meta) })
+            Some(codebox::engine::index::Candidate { rel, lang, stamp: codebox::engine::index::Stamp::of(&meta) })
         })
         .collect();
     let read = |rel: &str| {
         let p = corpus.join(rel);
         let meta = std::fs::metadata(&p).ok()?;
-        Some((std::fs::read(&p).ok()?, codebox::symbols::index::Stamp::of(&meta)))
+        Some((std::fs::read(&p).ok()?, codebox::engine::index::Stamp::of(&meta)))
     };
     let t = Instant::now();
     let snap = index.refresh(Some(""), &candidates, read, &std::sync::atomic::AtomicBool::new(false));

@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use codebox::syntax::{Lang, Trees, check};
+use codebox::engine::{Lang, Trees, check};
 
 const LINES: usize = 10_000;
 const RUNS: usize = 7;

@@ -7,8 +7,8 @@
 use std::io::{BufRead, Write};
 use std::sync::Mutex;
 
-use codebox::symbols;
-use codebox::syntax::Lang;
+use codebox::engine as symbols;
+use codebox::engine::Lang;
 
 fn main() {
     let files: Vec<String> = std::io::stdin().lock().lines().map_while(Result::ok).filter(|l| !l.is_empty()).collect();
@@ -29,7 +29,7 @@ fn main() {
                     let Some(lang) = Lang::detect(path, &text) else { continue };
                     // SYMBOLS_PARSE_ONLY=1 parses and stops: the share of the time that is tree-sitter's own.
                     if std::env::var_os("SYMBOLS_PARSE_ONLY").is_some() {
-                        let _ = codebox::syntax::parse_tree(lang, &text, None);
+                        let _ = codebox::engine::parse_tree(lang, &text, None);
                         continue;
                     }
                     let e = symbols::extract(lang, &text);

@@ -27,13 +27,13 @@ struct Op {
 /// A compact unified diff (3 lines of context, `@@ -a,b +c,d @@` headers) of `old` → `new`; empty when they are
 /// equal. The common prefix and suffix are trimmed before an LCS on the rest, so a small edit to a large file is
 /// cheap; when the changed middle is too large for that, a one-hunk summary replaces the line-by-line body.
-pub fn unified_diff(path: &str, old: &str, new: &str) -> String {
+pub(crate) fn unified_diff(path: &str, old: &str, new: &str) -> String {
     unified_diff_with_context(path, old, new, CONTEXT)
 }
 
 /// `unified_diff` with `context` lines around each change: edit_file shows 1 after an exact match, where the
 /// model already knows the text it replaced.
-pub fn unified_diff_with_context(path: &str, old: &str, new: &str, context: usize) -> String {
+pub(crate) fn unified_diff_with_context(path: &str, old: &str, new: &str, context: usize) -> String {
     if old == new {
         return String::new();
     }

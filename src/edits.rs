@@ -57,7 +57,7 @@ use std::fmt;
 
 /// One `{old_string, new_string, replace_all}` entry of an `edit_file` call.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Edit {
+pub(crate) struct Edit {
     pub old_string: String,
     pub new_string: String,
     pub replace_all: bool,
@@ -65,19 +65,15 @@ pub struct Edit {
 
 impl Edit {
     /// An edit that must match exactly one place.
-    pub fn new(old_string: impl Into<String>, new_string: impl Into<String>) -> Self {
+    #[cfg(test)]
+    pub(crate) fn new(old_string: impl Into<String>, new_string: impl Into<String>) -> Self {
         Edit { old_string: old_string.into(), new_string: new_string.into(), replace_all: false }
-    }
-
-    /// An edit that replaces every match.
-    pub fn all(old_string: impl Into<String>, new_string: impl Into<String>) -> Self {
-        Edit { replace_all: true, ..Edit::new(old_string, new_string) }
     }
 }
 
 /// Which matching rule found `old_string`; the later ones are more lenient.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Strategy {
+pub(crate) enum Strategy {
     Exact,
     TrailingWhitespace,
     Indentation,
@@ -86,7 +82,7 @@ pub enum Strategy {
 
 impl Strategy {
     /// The stable name used in results: `exact`, `trailing-whitespace`, `indentation` or `punctuation`.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Strategy::Exact => "exact",
             Strategy::TrailingWhitespace => "trailing-whitespace",
@@ -115,7 +111,7 @@ const FALLBACKS: [Strategy; 3] = [Strategy::TrailingWhitespace, Strategy::Indent
 
 /// What one edit did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Applied {
+pub(crate) struct Applied {
     pub strategy: Strategy,
     pub replacements: usize,
     /// First line (1-based) of the replaced text in the final text returned by [`apply_edits`]. Ranges follow later
@@ -129,14 +125,14 @@ pub struct Applied {
 
 /// The edited text and one [`Applied`] per edit, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EditOutcome {
+pub(crate) struct EditOutcome {
     pub text: String,
     pub applied: Vec<Applied>,
 }
 
 /// Why an `edit_file` call was refused; nothing was applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EditError {
+pub(crate) struct EditError {
     /// The failing edit, 0-based (the message counts from 1).
     pub edit_index: usize,
     pub kind: EditErrorKind,
@@ -146,7 +142,7 @@ pub struct EditError {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum EditErrorKind {
+pub(crate) enum EditErrorKind {
     /// The 1-based line where the most similar region starts, when one is similar enough to show.
     NoMatch(Option<usize>),
     /// The 1-based line of each match (a line appears once per match on it).
@@ -164,7 +160,7 @@ impl fmt::Display for EditError {
 impl std::error::Error for EditError {}
 
 /// Applies `edits` in order to `text`, all or nothing.
-pub fn apply_edits(text: &str, edits: &[Edit]) -> Result<EditOutcome, EditError> {
+pub(crate) fn apply_edits(text: &str, edits: &[Edit]) -> Result<EditOutcome, EditError> {
     let (bom, body) = match text.strip_prefix('\u{feff}') {
         Some(rest) => (true, rest),
         None => (false, text),
@@ -209,7 +205,10 @@ pub fn apply_edits(text: &str, edits: &[Edit]) -> Result<EditOutcome, EditError>
         let plan = plan_edit(&current, &old, &new, edit.replace_all).map_err(|f| fail(f.kind, f.detail))?;
         let (next, span) = splice(&current, &plan.replacements);
         for earlier in &mut spans {
-            *earlier = (map_pos(earlier.0, &plan.replacements, false), map_pos(earlier.1, &plan.replacements, true));
+            *earlier = (
+                map_pos(earlier.0, &plan.replacements, Snap::Start),
+                map_pos(earlier.1, &plan.replacements, Snap::End),
+            );
         }
         spans.push(span);
         applied.push(Applied {
@@ -372,9 +371,16 @@ fn splice(text: &str, replacements: &[Replacement]) -> (String, (usize, usize)) 
     (out, span)
 }
 
+/// Which end of a replacement a position inside the replaced range moves to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Snap {
+    Start,
+    End,
+}
+
 /// Where byte `pos` of the old text lands after `replacements`; a position inside a replaced range snaps to the
 /// replacement's start or end, so an earlier edit's span grows to cover a later edit that overlaps it.
-fn map_pos(pos: usize, replacements: &[Replacement], end_side: bool) -> usize {
+fn map_pos(pos: usize, replacements: &[Replacement], snap: Snap) -> usize {
     let mut shift: isize = 0;
     for r in replacements {
         if pos <= r.start {
@@ -382,7 +388,7 @@ fn map_pos(pos: usize, replacements: &[Replacement], end_side: bool) -> usize {
         }
         if pos < r.end {
             let base = (r.start as isize + shift) as usize;
-            return if end_side { base + r.text.len() } else { base };
+            return if snap == Snap::End { base + r.text.len() } else { base };
         }
         shift += r.text.len() as isize - (r.end - r.start) as isize;
     }
@@ -616,7 +622,7 @@ fn line_replacement(
 
 /// The ladder for whole-line hunks (apply_patch): every 0-based start in `file[from..]` of a window of lines equal
 /// to `want`, under the first of exact, trailing-whitespace, indentation and punctuation that finds any.
-pub fn seek_lines(file: &[&str], from: usize, want: &[&str]) -> Option<(Strategy, Vec<usize>)> {
+pub(crate) fn seek_lines(file: &[&str], from: usize, want: &[&str]) -> Option<(Strategy, Vec<usize>)> {
     let n = want.len();
     if n == 0 || from + n > file.len() {
         return None;
@@ -639,7 +645,7 @@ pub fn seek_lines(file: &[&str], from: usize, want: &[&str]) -> Option<(Strategy
 
 /// `new` re-based from `old`'s indentation onto `found`'s (the file lines `old` matched), as edit_file does for
 /// an indentation or punctuation match; unchanged when no single shift fits.
-pub fn rebase_lines(old: &[&str], found: &[&str], new: &[String]) -> Vec<String> {
+pub(crate) fn rebase_lines(old: &[&str], found: &[&str], new: &[String]) -> Vec<String> {
     let Some(shift) = uniform_shift(old.iter().copied().zip(found.iter().copied())) else { return new.to_vec() };
     match apply_shift(&new.join("\n"), shift, false) {
         Some(text) if !new.is_empty() => text.split('\n').map(str::to_string).collect(),
@@ -648,7 +654,7 @@ pub fn rebase_lines(old: &[&str], found: &[&str], new: &[String]) -> Vec<String>
 }
 
 /// The file's lines most like `want`, as a line diff (`-` the hunk, `+` the file), for a hunk that matched nowhere.
-pub fn closest_lines(text: &str, want: &[&str]) -> String {
+pub(crate) fn closest_lines(text: &str, want: &[&str]) -> String {
     let old = want.join("\n");
     let lines = LineIndex::new(text);
     let shape = OldShape::new(&old);

@@ -111,7 +111,7 @@ pub struct ToolError {
     message: String,
 }
 
-pub type ToolResult<T> = Result<T, ToolError>;
+pub(crate) type ToolResult<T> = Result<T, ToolError>;
 
 impl ToolError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {

@@ -8,9 +8,9 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 /// The `after_version` of a write that removed the file (apply_patch's Delete File and Move to).
-pub const DELETED: &str = "(deleted)";
+pub(crate) const DELETED: &str = "(deleted)";
 /// Versions kept per file; older ones are dropped.
-pub const MAX_VERSIONS: usize = 20;
+pub(crate) const MAX_VERSIONS: usize = 20;
 /// A previous content larger than this is not kept (its undo step says so).
 const MAX_BYTES: usize = 16 << 20;
 

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use codebox::cli::Context;
 use codebox::config::{Config, HttpAuth, HttpListen};
-use codebox::tools::Context;
 
 #[derive(Parser)]
 #[command(name = "codebox", version, about = "A safe, precise and economical MCP workbench for AI coding agents")]
@@ -74,8 +74,8 @@ enum Command {
 
 fn main() -> ExitCode {
     // The sandbox helper re-executes this binary; it must start before anything else (no flags, no threads).
-    if std::env::args_os().nth(1).is_some_and(|a| a == codebox::sandbox::HELPER_ARG) {
-        codebox::sandbox::helper_main();
+    if std::env::args_os().nth(1).is_some_and(|a| a == codebox::cli::HELPER_ARG) {
+        codebox::cli::helper_main();
     }
     let cli = Cli::parse();
     match run(cli) {
@@ -118,14 +118,14 @@ fn load(common: &Common) -> Result<(Config, PathBuf), String> {
 fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
         Command::Schemas { out } => {
-            for f in codebox::server::schema::write_all(&out).map_err(|e| format!("cannot write schemas: {e}"))? {
+            for f in codebox::cli::write_schemas(&out).map_err(|e| format!("cannot write schemas: {e}"))? {
                 println!("{f}");
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::Doctor { common } => {
             let (config, root) = load(&common)?;
-            let report = codebox::doctor::probe(&root, &config.sandbox);
+            let report = codebox::cli::probe(&root, &config.sandbox);
             print!("{}", report.render());
             Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
@@ -178,14 +178,14 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                             on_signal.cancel();
                         });
                         eprintln!("codebox: serving MCP at http://{addr}/mcp");
-                        codebox::server::http::serve(ctx, listener, &listen, &http_cfg, shutdown)
+                        codebox::cli::serve_http(ctx, listener, &listen, &http_cfg, shutdown)
                             .await
                             .map_err(|e| format!("HTTP server on {addr}: {e}"))
                     }
                     // On SIGINT or SIGTERM, stop serving and return: dropping the context removes the scratch
                     // directory, which the default signal action would leave behind.
                     _ => tokio::select! {
-                        served = codebox::server::serve_stdio(ctx) => served,
+                        served = codebox::cli::serve_stdio(ctx) => served,
                         () = shutdown_signal() => Ok(()),
                     },
                 }
@@ -243,7 +243,7 @@ fn http_listen(
         }
         HttpAuth::Bearer(t.trim().to_string())
     } else {
-        let t = codebox::server::http::generate_token().map_err(|e| e.to_string())?;
+        let t = codebox::cli::generate_token().map_err(|e| e.to_string())?;
         let port = addr.port();
         eprintln!("codebox: generated bearer token (shown once): {t}");
         eprintln!(
@@ -266,7 +266,7 @@ fn confine_self(ctx: &Context) -> Result<(), String> {
     // The scratch directory's parent, so that the scratch directory itself can be removed on exit.
     let scratch = ctx.scratch.path().parent().unwrap_or(ctx.scratch.path());
     let writable = [ctx.history.dir().to_path_buf(), scratch.to_path_buf()];
-    match codebox::sandbox::self_confine::confine_self(ctx.ws.root(), &writable) {
+    match codebox::cli::confine_self(ctx.ws.root(), &writable) {
         Ok(detail) => {
             tracing::info!("self-confinement: {detail}");
             Ok(())
@@ -295,6 +295,6 @@ fn init_tracing(level: Option<&str>) {
     let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(false).with_filter(filter);
     // Only codebox's own callsites: enabling other crates' info spans would cost every call.
     let ours = tracing_subscriber::filter::Targets::new().with_target("codebox", tracing::Level::INFO);
-    let forward = codebox::server::logging::layer().with_filter(ours);
+    let forward = codebox::cli::log_layer().with_filter(ours);
     let _ = tracing_subscriber::registry().with(stderr).with(forward).try_init();
 }

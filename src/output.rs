@@ -19,10 +19,10 @@ use std::collections::VecDeque;
 use std::fmt::Write as _;
 
 /// About 5k tokens: a model can read that much whole without crowding out its own work.
-pub const DEFAULT_MAX_CHARS: usize = 20_000;
+pub(crate) const DEFAULT_MAX_CHARS: usize = 20_000;
 /// Long enough for any line a person wrote, short enough that one minified bundle or base64
 /// blob cannot eat the budget.
-pub const DEFAULT_MAX_LINE_CHARS: usize = 1_000;
+pub(crate) const DEFAULT_MAX_LINE_CHARS: usize = 1_000;
 
 /// Share of the budget for the first lines: they show what ran and how it started.
 const HEAD_PERCENT: usize = 30;
@@ -73,7 +73,7 @@ impl Default for OutputConfig {
 }
 
 /// The default error patterns, most important first.
-pub fn default_error_patterns() -> Vec<String> {
+pub(crate) fn default_error_patterns() -> Vec<String> {
     [
         // Word-bounded, so "errors", "stderr" and "-Werror" do not match while "error:",
         // "Error", "ERROR" and "error[E0308]" do; summaries like "0 errors" stay quiet.
@@ -131,7 +131,7 @@ impl OutputPolicy {
 
 /// The contiguous middle of the output that the text does not show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Omission {
+pub(crate) struct Omission {
     /// 1-based line numbers in the raw input (split on `\n`).
     pub first_line: u64,
     pub last_line: u64,
@@ -144,7 +144,7 @@ pub struct Omission {
 
 /// The result of shaping one output.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Shaped {
+pub(crate) struct Shaped {
     /// What the model sees. Lines are joined with `\n` and there is no trailing newline; its
     /// `chars().count()` never exceeds the budget.
     pub text: String,
@@ -166,7 +166,7 @@ pub struct Shaped {
 
 impl Shaped {
     /// True when the model does not see all of the output's content (cleaning aside).
-    pub fn truncated(&self) -> bool {
+    pub(crate) fn truncated(&self) -> bool {
         self.omitted.is_some() || self.clipped_lines > 0 || self.hard_cut
     }
 }
@@ -174,7 +174,7 @@ impl Shaped {
 /// Clips a line longer than `max_chars` around its middle, keeping its start and end and
 /// saying how many chars were cut. A `max_chars` below the marker's own length yields just
 /// the marker.
-pub fn clip_line(line: &str, max_chars: usize) -> Cow<'_, str> {
+pub(crate) fn clip_line(line: &str, max_chars: usize) -> Cow<'_, str> {
     if line.len() <= max_chars {
         return Cow::Borrowed(line);
     }
@@ -187,7 +187,7 @@ pub fn clip_line(line: &str, max_chars: usize) -> Cow<'_, str> {
 
 /// Removes ANSI escape sequences and the control characters a terminal would not print
 /// (everything below U+0020 and U+007F except tab, newline and carriage return).
-pub fn strip_ansi(s: &str) -> Cow<'_, str> {
+pub(crate) fn strip_ansi(s: &str) -> Cow<'_, str> {
     if !s.bytes().any(is_special) {
         return Cow::Borrowed(s);
     }
@@ -198,7 +198,7 @@ pub fn strip_ansi(s: &str) -> Cow<'_, str> {
 
 /// Streaming state for one output. Feed it chunks of any size with [`Shaper::push`], then
 /// call [`Shaper::finish`].
-pub struct Shaper<'p> {
+pub(crate) struct Shaper<'p> {
     policy: &'p OutputPolicy,
     budget: usize,
     total_bytes: u64,
@@ -219,12 +219,13 @@ pub struct Shaper<'p> {
 }
 
 impl<'p> Shaper<'p> {
-    pub fn new(policy: &'p OutputPolicy) -> Self {
+    #[cfg(test)]
+    pub(crate) fn new(policy: &'p OutputPolicy) -> Self {
         Self::with_budget(policy, policy.max_chars)
     }
 
     /// Same policy, another budget (a per-call override).
-    pub fn with_budget(policy: &'p OutputPolicy, max_chars: usize) -> Self {
+    pub(crate) fn with_budget(policy: &'p OutputPolicy, max_chars: usize) -> Self {
         let line_limit = policy.max_line_chars.min((max_chars / LINE_SHARE_DIVISOR).max(MIN_LINE_CHARS));
         let head_cap = max_chars / 100 * HEAD_PERCENT + max_chars % 100 * HEAD_PERCENT / 100;
         let tail_cap = max_chars / 100 * TAIL_PERCENT + max_chars % 100 * TAIL_PERCENT / 100;
@@ -251,7 +252,7 @@ impl<'p> Shaper<'p> {
 
     /// Feeds the next bytes. Chunk boundaries may fall anywhere, even inside a UTF-8
     /// character, an escape sequence or a `\r\n`; the result does not depend on them.
-    pub fn push(&mut self, chunk: &[u8]) {
+    pub(crate) fn push(&mut self, chunk: &[u8]) {
         let mut rest = chunk;
         while !rest.is_empty() {
             match rest.iter().position(|&b| b == b'\n') {
@@ -272,7 +273,8 @@ impl<'p> Shaper<'p> {
     }
 
     /// Bytes held by this shaper, for tests of the memory bound: O(budget + line limit).
-    pub fn retained_bytes(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn retained_bytes(&self) -> usize {
         let items = |it: &Item| it.text.capacity() + std::mem::size_of::<Item>();
         let lay = &self.layout;
         lay.head.iter().map(items).sum::<usize>()
@@ -285,7 +287,7 @@ impl<'p> Shaper<'p> {
 
     /// Ends the output and lays out the text. `rest` builds the caller's part of the marker,
     /// naming the call that returns the omitted part; it may be called more than once.
-    pub fn finish(mut self, rest: &dyn Fn(&Omission) -> String) -> Shaped {
+    pub(crate) fn finish(mut self, rest: &dyn Fn(&Omission) -> String) -> Shaped {
         if self.total_bytes > self.line_start {
             self.end_line();
         }
@@ -903,7 +905,7 @@ fn plural(n: u64, word: &str) -> String {
 }
 
 /// A byte count the way every result shows it: 1 byte, 512 bytes, 3.4 KiB, 12.0 MiB, 1.5 GiB.
-pub fn human_bytes(n: u64) -> String {
+pub(crate) fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
     if n < 1024 {
         return plural(n, "byte");

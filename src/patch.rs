@@ -33,14 +33,14 @@
 use crate::edits::{self, Strategy};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FileOp {
+pub(crate) enum FileOp {
     Add { path: String, content: String },
     Delete { path: String },
     Update { path: String, move_to: Option<String>, hunks: Vec<Hunk> },
 }
 
 impl FileOp {
-    pub fn path(&self) -> &str {
+    pub(crate) fn path(&self) -> &str {
         match self {
             FileOp::Add { path, .. } | FileOp::Delete { path } | FileOp::Update { path, .. } => path,
         }
@@ -48,7 +48,7 @@ impl FileOp {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Hunk {
+pub(crate) struct Hunk {
     /// `@@ text` lines: each is found (trimmed) after the previous one before the hunk's lines are searched.
     pub context: Vec<String>,
     /// The old start line of a unified `@@ -a,b +c,d @@` header.
@@ -69,7 +69,7 @@ const MOVE: &str = "*** Move to:";
 const EOF_MARK: &str = "*** End of File";
 
 /// Parses a patch in either format. The error says which line is wrong and what was expected there.
-pub fn parse(patch: &str) -> Result<Vec<FileOp>, String> {
+pub(crate) fn parse(patch: &str) -> Result<Vec<FileOp>, String> {
     let text = patch.replace("\r\n", "\n");
     let lines: Vec<&str> = unwrap(&text);
     let ops = if lines.iter().any(|l| l.trim() == BEGIN) {
@@ -342,13 +342,13 @@ fn diff_path(s: &str) -> Option<String> {
 
 /// Why a hunk did not apply; the message names the hunk and shows the nearest lines.
 #[derive(Debug)]
-pub struct HunkError {
+pub(crate) struct HunkError {
     pub message: String,
 }
 
 /// How one hunk was placed, for the result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Placed {
+pub(crate) struct Placed {
     pub strategy: Strategy,
     /// 1-based first line of the hunk in the new text.
     pub line: usize,
@@ -356,7 +356,7 @@ pub struct Placed {
 
 /// Applies `hunks` in order to `text`. The result ends with a newline (as Codex writes files); a CRLF file stays
 /// CRLF and a BOM stays.
-pub fn apply_hunks(text: &str, hunks: &[Hunk]) -> Result<(String, Vec<Placed>), HunkError> {
+pub(crate) fn apply_hunks(text: &str, hunks: &[Hunk]) -> Result<(String, Vec<Placed>), HunkError> {
     let (bom, body) = match text.strip_prefix('\u{feff}') {
         Some(rest) => (true, rest),
         None => (false, text),

@@ -2,19 +2,19 @@
 //! comparison that checks a secret without telling an attacker how much of a guess was right.
 
 /// Fills `buf` from the OS's random source, or says why it could not.
-pub fn fill(buf: &mut [u8]) -> Result<(), String> {
+pub(crate) fn fill(buf: &mut [u8]) -> Result<(), String> {
     getrandom::fill(buf).map_err(|e| format!("no system randomness: {e}"))
 }
 
 /// A fresh 256-bit secret, hex-encoded.
-pub fn token() -> Result<String, String> {
+pub(crate) fn token() -> Result<String, String> {
     let mut bytes = [0u8; 32];
     fill(&mut bytes)?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Compares without an early exit, so timing does not tell how much of a guess was right.
-pub fn same(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }

@@ -14,7 +14,7 @@ use ignore::WalkState;
 // How letters compare. As a tool parameter it is one of the lower-case names, `smart` when absent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum Case {
+pub(crate) enum Case {
     #[default]
     Smart,
     Sensitive,
@@ -24,14 +24,14 @@ pub enum Case {
 // What a search returns. As a tool parameter it is one of the lower-case names, `content` when absent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum Output {
+pub(crate) enum Output {
     #[default]
     Content,
     Files,
     Count,
 }
 
-pub struct Query<'a> {
+pub(crate) struct Query<'a> {
     pub pattern: &'a str,
     pub case: Case,
     pub fixed_strings: bool,
@@ -48,14 +48,14 @@ pub struct Query<'a> {
 
 /// One line in a file's result: a match (`:`) or context (`-`).
 #[derive(Debug, Clone)]
-pub struct Line {
+pub(crate) struct Line {
     pub number: u64,
     pub text: String,
     pub is_match: bool,
 }
 
 #[derive(Debug, Default)]
-pub struct FileHits {
+pub(crate) struct FileHits {
     pub path: PathBuf,
     pub matches: u64,
     /// Kept lines (content mode), with `None` marking a break between context groups.
@@ -63,15 +63,14 @@ pub struct FileHits {
     pub kept_matches: usize,
 }
 
-pub struct Report {
+pub(crate) struct Report {
     pub files: Vec<FileHits>,
     pub total_matches: u64,
     pub searched_files: u64,
-    pub cancelled: bool,
 }
 
 /// Builds the matcher; an invalid pattern gives the regex parser's message, which points at the position.
-pub fn matcher(q: &Query<'_>) -> Result<RegexMatcher, String> {
+pub(crate) fn matcher(q: &Query<'_>) -> Result<RegexMatcher, String> {
     let mut b = RegexMatcherBuilder::new();
     match q.case {
         Case::Smart => b.case_smart(true),
@@ -98,7 +97,7 @@ fn searcher(q: &Query<'_>) -> Searcher {
 }
 
 /// Searches everything the walker yields (or a single file). `cancel` stops the walk and the current file.
-pub fn run(
+pub(crate) fn run(
     walk: Option<ignore::WalkBuilder>,
     single: Option<(&Path, &std::fs::File)>,
     q: &Query<'_>,
@@ -146,7 +145,7 @@ pub fn run(
     let mut files = results.into_inner().unwrap_or_else(|p| p.into_inner());
     files.sort_by(|a, b| a.path.cmp(&b.path));
     let total_matches = files.iter().map(|f| f.matches).sum();
-    Report { files, total_matches, searched_files: searched.into_inner(), cancelled: cancel.load(Ordering::Relaxed) }
+    Report { files, total_matches, searched_files: searched.into_inner() }
 }
 
 struct Collect<'a, 'q> {

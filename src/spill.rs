@@ -28,7 +28,7 @@ const WRITE_BUF: usize = 64 * 1024;
 /// Reads go through a buffer of this size, whatever the entry size.
 const READ_BUF: usize = 64 * 1024;
 /// A line read returns at most this many bytes, so one huge line cannot exhaust memory.
-pub const READ_LINES_MAX_BYTES: usize = 8 << 20;
+pub(crate) const READ_LINES_MAX_BYTES: usize = 8 << 20;
 /// Grep matches at most this much of one line; the rest of an overlong line is skipped.
 const GREP_MAX_LINE_BYTES: usize = 1 << 20;
 /// Lines in grep results are clipped to this many chars: enough to read, bounded to hold.

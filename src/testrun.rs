@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use crate::testparse::{self, Parsed};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Framework {
+pub(crate) enum Framework {
     Cargo,
     Nextest,
     Pytest,
@@ -20,7 +20,7 @@ pub enum Framework {
 }
 
 impl Framework {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Framework::Cargo => "cargo test",
             Framework::Nextest => "cargo nextest",
@@ -35,7 +35,7 @@ impl Framework {
 }
 
 /// Looks at the project's marker files. `read(name)` returns a file of the test directory, if it exists.
-pub fn detect(read: &dyn Fn(&str) -> Option<String>, nextest_installed: bool) -> Option<Framework> {
+pub(crate) fn detect(read: &dyn Fn(&str) -> Option<String>, nextest_installed: bool) -> Option<Framework> {
     if read("Cargo.toml").is_some() {
         return Some(if nextest_installed { Framework::Nextest } else { Framework::Cargo });
     }
@@ -65,10 +65,10 @@ pub fn detect(read: &dyn Fn(&str) -> Option<String>, nextest_installed: bool) ->
 }
 
 /// Where pytest writes its JUnit XML inside the sandbox (the report directory's mount).
-pub const JUNIT_FILE: &str = "junit.xml";
+pub(crate) const JUNIT_FILE: &str = "junit.xml";
 
 /// The argv for a framework; `filter` becomes one argument in the framework's own syntax.
-pub fn argv(fw: Framework, filter: Option<&str>, report_mount: &str) -> Vec<String> {
+pub(crate) fn argv(fw: Framework, filter: Option<&str>, report_mount: &str) -> Vec<String> {
     let mut a: Vec<String> = Vec::new();
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     match fw {
@@ -133,7 +133,7 @@ pub fn argv(fw: Framework, filter: Option<&str>, report_mount: &str) -> Vec<Stri
 
 /// The runner a test file's name implies, for a project without marker files: `test_x.py` or `x_test.py` is
 /// pytest, `x.test.js` (or `.spec`, `.mjs`, `.cjs`) is node's runner. Other files need their project's markers.
-pub fn framework_of_file(file: &str) -> Option<Framework> {
+pub(crate) fn framework_of_file(file: &str) -> Option<Framework> {
     let name = file.rsplit('/').next().unwrap_or(file);
     if let Some(stem) = name.strip_suffix(".py") {
         return (stem.starts_with("test_") || stem.ends_with("_test")).then_some(Framework::Pytest);
@@ -146,7 +146,7 @@ pub fn framework_of_file(file: &str) -> Option<Framework> {
 /// terms: a pytest path, `cargo test --test NAME` for an integration-test file or a module filter for a source
 /// file, `go test` on the file's package, `node --test FILE`. `mod_tests`: the Rust file has a `mod tests`.
 /// Err: this runner cannot take a file; the message says what to do instead.
-pub fn argv_for_file(
+pub(crate) fn argv_for_file(
     fw: Framework,
     file: &str,
     filter: Option<&str>,
@@ -241,7 +241,12 @@ pub fn argv_for_file(
 
 /// The argv that runs the tests under `dir`, a directory inside the project (relative to it): a pytest path,
 /// `cargo test --tests` for `tests/` or a module filter under `src/`, `go test ./dir/...`, `node --test dir`.
-pub fn argv_for_dir(fw: Framework, dir: &str, filter: Option<&str>, report_mount: &str) -> Result<Vec<String>, String> {
+pub(crate) fn argv_for_dir(
+    fw: Framework,
+    dir: &str,
+    filter: Option<&str>,
+    report_mount: &str,
+) -> Result<Vec<String>, String> {
     let dir = dir.trim_end_matches('/');
     match fw {
         Framework::Cargo | Framework::Nextest => {
@@ -281,7 +286,7 @@ pub fn argv_for_dir(fw: Framework, dir: &str, filter: Option<&str>, report_mount
 }
 
 /// Reads what the runner printed (and wrote into the report directory) into counts, failures and build errors.
-pub fn parse(fw: Framework, stdout: &str, stderr: &str, combined: &str, junit: Option<&str>) -> Parsed {
+pub(crate) fn parse(fw: Framework, stdout: &str, stderr: &str, combined: &str, junit: Option<&str>) -> Parsed {
     match fw {
         Framework::Cargo => {
             let mut p = testparse::parse_libtest(combined);
@@ -332,7 +337,7 @@ pub struct RepeatTracker {
 }
 
 /// How many identical failing runs in a row make a loop worth pointing out.
-pub const REPEAT_THRESHOLD: usize = 3;
+pub(crate) const REPEAT_THRESHOLD: usize = 3;
 
 impl RepeatTracker {
     /// Records this run; returns how many runs in a row (this one included) failed the same way.
@@ -351,7 +356,7 @@ impl RepeatTracker {
 
 /// A run's failure signature: the sorted failing ids with the first line of each message, or of each build
 /// error. None when nothing failed.
-pub fn signature(p: &Parsed) -> Option<String> {
+pub(crate) fn signature(p: &Parsed) -> Option<String> {
     let mut parts: Vec<String> = p
         .failures
         .iter()

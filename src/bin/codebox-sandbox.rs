@@ -3,5 +3,5 @@
 //! this binary is not installed beside `codebox`.
 
 fn main() {
-    codebox::sandbox::helper_main();
+    codebox::cli::helper_main();
 }

@@ -5,7 +5,7 @@
 //! Each job has one pump thread that drains its pipes into the log and wakes waiters; callers wait on the
 //! job's condition variable from the blocking pool, never by polling.
 
-pub mod log;
+pub(crate) mod log;
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};

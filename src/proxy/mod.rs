@@ -7,7 +7,7 @@
 //! the proxy and every refusal is attributed to the call that caused it. Names are resolved here, once; exactly the
 //! checked addresses are dialled.
 
-pub mod rules;
+pub(crate) mod rules;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -29,7 +29,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// Refusals remembered per grant (the first ones; a loop of retries adds nothing).
 const MAX_REFUSALS: usize = 32;
 /// The user name in proxy URLs; the password is the grant's token.
-pub const USER: &str = "codebox";
+pub(crate) const USER: &str = "codebox";
 
 /// A running proxy. Dropping it stops accepting.
 pub struct Proxy {
@@ -232,7 +232,7 @@ codebox proxy: missing or wrong credentials (commands in the sandbox get them in
 
 /// First byte of the message with which the proxy hands a connected socket to the session's forwarder; the
 /// forwarder drops it and passes the rest on to the client.
-pub const HANDOFF: u8 = 0;
+pub(crate) const HANDOFF: u8 = 0;
 
 /// Sends `upstream` over `client` (SCM_RIGHTS) with `HANDOFF` and `reply`; the proxy's copy is closed.
 async fn hand_off(client: &UnixStream, upstream: TcpStream, reply: &[u8]) -> std::io::Result<()> {

@@ -198,7 +198,7 @@ fn parse_port(p: &str) -> Result<u16, String> {
 }
 
 /// Splits a request target `host:port` (CONNECT) into host and port.
-pub fn split_authority(authority: &str, default_port: u16) -> Result<(Host, u16), String> {
+pub(crate) fn split_authority(authority: &str, default_port: u16) -> Result<(Host, u16), String> {
     let (h, p) = split_port(authority)?;
     Ok((canonical_host(h)?, p.unwrap_or(default_port)))
 }
@@ -206,7 +206,7 @@ pub fn split_authority(authority: &str, default_port: u16) -> Result<(Host, u16)
 /// One canonical form per destination: lowercase, no trailing dot, IDNA ASCII; IPv4 in any `inet_aton` form
 /// (`2130706433`, `127.1`, `0x7f.0.0.1`, `0177.0.0.1`) and IPv6 (with or without brackets) as addresses.
 /// Anything else malformed is refused.
-pub fn canonical_host(raw: &str) -> Result<Host, String> {
+pub(crate) fn canonical_host(raw: &str) -> Result<Host, String> {
     let s = raw.trim();
     let s = s.strip_prefix('[').and_then(|x| x.strip_suffix(']')).unwrap_or(s);
     if s.is_empty() {
@@ -292,7 +292,7 @@ fn inet_aton(s: &str) -> Option<Ipv4Addr> {
 
 /// What an address is, when it may not be dialled unless a rule names it: loopback, private, link-local (cloud metadata),
 /// unique-local, carrier-grade NAT, unspecified, multicast, reserved, or an IPv4 address hidden in IPv6.
-pub fn special(ip: IpAddr) -> Option<&'static str> {
+pub(crate) fn special(ip: IpAddr) -> Option<&'static str> {
     match ip {
         IpAddr::V4(a) => {
             let o = a.octets();

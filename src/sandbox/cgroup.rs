@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 /// Where the cgroup controllers are, as found at start.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Hierarchy {
+pub(crate) enum Hierarchy {
     /// One unified directory (codebox's own cgroup's parent chain, controllers delegated) under which runs go.
     V2 { base: PathBuf },
     /// One directory per controller: memory, pids, cpu.
@@ -19,7 +19,7 @@ pub enum Hierarchy {
 
 /// The limits a run's cgroup gets.
 #[derive(Debug, Clone, Copy)]
-pub struct Limits {
+pub(crate) struct Limits {
     pub memory_bytes: u64,
     pub processes: u64,
     /// CPUs' worth of time per period; None: unthrottled.
@@ -28,7 +28,7 @@ pub struct Limits {
 
 /// One run's cgroup.
 #[derive(Debug)]
-pub struct RunGroup {
+pub(crate) struct RunGroup {
     /// Directories that make up the group (one on v2, one per controller on v1).
     dirs: Vec<PathBuf>,
     /// The `cgroup.procs` files the run's first process writes itself into.
@@ -48,7 +48,7 @@ const CPU_PERIOD_US: u64 = 100_000;
 impl Hierarchy {
     /// Finds the controllers from /proc/self/mountinfo and /proc/self/cgroup, and a base under which codebox may
     /// create groups (a subtree of its own cgroup: `codebox-<pid>`). Err says why cgroups cannot be used.
-    pub fn detect() -> Result<Hierarchy, String> {
+    pub(crate) fn detect() -> Result<Hierarchy, String> {
         let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| format!("mountinfo: {e}"))?;
         let own = std::fs::read_to_string("/proc/self/cgroup").map_err(|e| format!("/proc/self/cgroup: {e}"))?;
         let h = Self::from_tables(&mountinfo, &own, Path::new("/"))?;
@@ -57,7 +57,7 @@ impl Hierarchy {
     }
 
     /// The choice, from the two tables (testable against a fake tree under `root`).
-    pub fn from_tables(mountinfo: &str, own: &str, root: &Path) -> Result<Hierarchy, String> {
+    pub(crate) fn from_tables(mountinfo: &str, own: &str, root: &Path) -> Result<Hierarchy, String> {
         let mut v2_mount = None;
         let mut v1: std::collections::HashMap<String, PathBuf> = Default::default();
         for line in mountinfo.lines() {
@@ -194,7 +194,7 @@ impl Hierarchy {
     }
 
     /// A group for one run, with its limits written.
-    pub fn create(&self, name: &str, limits: &Limits) -> Result<RunGroup, String> {
+    pub(crate) fn create(&self, name: &str, limits: &Limits) -> Result<RunGroup, String> {
         let write = |d: &Path, file: &str, value: String| {
             std::fs::write(d.join(file), &value).map_err(|e| format!("cannot set {file} = {value}: {e}"))
         };
@@ -242,7 +242,7 @@ impl Hierarchy {
     }
 
     /// One line for results and doctor.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Hierarchy::V2 { base } => format!("cgroup v2 under {}", base.display()),
             Hierarchy::V1 { memory, .. } => format!("cgroup v1 (memory, pids, cpu) under {}", memory.display()),
@@ -250,7 +250,7 @@ impl Hierarchy {
     }
 
     /// Removes codebox's subtree (at exit; groups of runs still alive are skipped).
-    pub fn remove_base(&self) {
+    pub(crate) fn remove_base(&self) {
         for d in self.bases() {
             let _ = std::fs::remove_dir(d);
         }
@@ -259,7 +259,7 @@ impl Hierarchy {
 
 impl RunGroup {
     /// Kills whatever is still in the group, reads what the kernel reported, and removes the group.
-    pub fn finish(self) -> Events {
+    pub(crate) fn finish(self) -> Events {
         let mut ev = Events::default();
         for d in &self.dirs {
             let read = |f: &str| std::fs::read_to_string(d.join(f)).unwrap_or_default();

@@ -579,7 +579,7 @@ fn build_filesystem(spec: &Spec) -> Result<String, String> {
             }
             System::Dir(fd) => {
                 mkdir_for(fd, &inside(p))?;
-                bind(fd, &inside(p), true)?;
+                bind(fd, &inside(p), Mount::ReadOnly)?;
             }
         }
     }
@@ -601,7 +601,7 @@ fn build_filesystem(spec: &Spec) -> Result<String, String> {
     for (fd, p) in &devices {
         let at = inside(p);
         std::fs::File::create(&at).map_err(|e| format!("create {}: {e}", at.display()))?;
-        bind(fd, &at, false)?;
+        bind(fd, &at, Mount::ReadWrite)?;
     }
     tmpfs(&dev.join("shm"), "1777")?;
     for (link, target) in [
@@ -625,14 +625,14 @@ fn build_filesystem(spec: &Spec) -> Result<String, String> {
     std::fs::create_dir_all(inside(Path::new("/proc"))).map_err(|e| format!("mkdir /proc: {e}"))?;
     for (fd, p) in &rebinds {
         mkdir_for(fd, &inside(p))?;
-        bind(fd, &inside(p), true)?;
+        bind(fd, &inside(p), Mount::ReadOnly)?;
     }
     mkdir_for(&workspace, &inside(&spec.workspace))?;
-    bind(&workspace, &inside(&spec.workspace), false)?;
+    bind(&workspace, &inside(&spec.workspace), Mount::ReadWrite)?;
     if let Some(fd) = &report {
         let target = inside(Path::new(super::REPORT_MOUNT));
         mkdir_for(fd, &target)?;
-        bind(fd, &target, false)?;
+        bind(fd, &target, Mount::ReadWrite)?;
     }
     let mut pinned = Vec::new();
     for (fd, p) in &protected {
@@ -640,7 +640,7 @@ fn build_filesystem(spec: &Spec) -> Result<String, String> {
         // be renamed or removed, so `.git` cannot be swapped for a decoy. The protected paths themselves are
         // bound read-only.
         let read_only = !spec.protected.iter().any(|q| q != *p && q.starts_with(p));
-        bind(fd, &inside(p), read_only)?;
+        bind(fd, &inside(p), if read_only { Mount::ReadOnly } else { Mount::ReadWrite })?;
         pinned.push(format!(
             "{}{}",
             p.strip_prefix(&spec.workspace).unwrap_or(p).display(),
@@ -729,12 +729,19 @@ fn mkdir_for(fd: &OwnedFd, p: &Path) -> Result<(), String> {
     }
 }
 
-/// Binds what `fd` refers to onto `target`, optionally read-only (a bind mount takes MS_RDONLY only on remount).
-fn bind(fd: &OwnedFd, target: &Path, read_only: bool) -> Result<(), String> {
+/// How a bind mount may be used from inside.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mount {
+    ReadOnly,
+    ReadWrite,
+}
+
+/// Binds what `fd` refers to onto `target`, read-only or not (a bind mount takes MS_RDONLY only on remount).
+fn bind(fd: &OwnedFd, target: &Path, how: Mount) -> Result<(), String> {
     let src = format!("/proc/self/fd/{}", fd.as_raw_fd());
     mount(Some(src.as_str()), target, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
         .map_err(|e| format!("bind {}: {}", target.display(), e.desc()))?;
-    if read_only {
+    if how == Mount::ReadOnly {
         mount(
             None::<&str>,
             target,

@@ -13,7 +13,7 @@ use super::Spec;
 
 /// Applies the ruleset to this process; returns one result per landlock layer (fs, net, scope).
 /// `private_net`: the command is in a private network namespace (its own or its session's).
-pub fn apply(spec: &Spec, private_net: bool) -> Vec<(&'static str, Result<String, String>)> {
+pub(super) fn apply(spec: &Spec, private_net: bool) -> Vec<(&'static str, Result<String, String>)> {
     let kernel = abi();
     if kernel == 0 {
         let why = "landlock is not available on this kernel".to_string();
@@ -81,7 +81,7 @@ pub fn apply(spec: &Spec, private_net: bool) -> Vec<(&'static str, Result<String
 }
 
 /// The landlock ABI version the kernel reports, 0 when landlock is off or absent.
-pub fn abi() -> i64 {
+pub(crate) fn abi() -> i64 {
     // LANDLOCK_CREATE_RULESET_VERSION asks for the ABI version instead of creating a ruleset.
     const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
     // SAFETY: with a null attr and size 0 this syscall only returns a number.

@@ -10,12 +10,12 @@
 //!
 //! The helper reports, on a status pipe, which layers it enforced before the command starts, or why it refused.
 
-pub mod cgroup;
+pub(crate) mod cgroup;
 mod helper;
 mod landlock_rules;
-pub mod policy;
-pub mod seccomp;
-pub mod self_confine;
+pub(crate) mod policy;
+pub(crate) mod seccomp;
+pub(crate) mod self_confine;
 mod spawner;
 
 use std::io::Read;
@@ -28,8 +28,8 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 pub use helper::helper_main;
-pub use landlock_rules::abi as landlock_abi;
-pub use policy::Sandbox;
+pub(crate) use landlock_rules::abi as landlock_abi;
+pub(crate) use policy::Sandbox;
 
 /// Environment variable carrying the spec to the helper (its environment is otherwise empty).
 const SPEC_VAR: &str = "CODEBOX_SANDBOX_SPEC";
@@ -49,7 +49,7 @@ const POLL_TICK_MS: i32 = 100;
 
 /// What the helper needs, serialised into its environment.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Spec {
+pub(crate) struct Spec {
     pub argv: Vec<String>,
     pub cwd: PathBuf,
     pub env: Vec<(String, String)>,
@@ -79,7 +79,7 @@ pub struct Spec {
 
 /// What a helper process is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Role {
+pub(crate) enum Role {
     /// Confine and run a command.
     Command,
     /// Create a session's user and network namespaces, bring loopback up, report, and wait until codebox has
@@ -111,10 +111,10 @@ impl Spec {
 }
 
 /// Where `Spec::report_dir` appears inside the sandbox.
-pub const REPORT_MOUNT: &str = "/run/codebox-report";
+pub(crate) const REPORT_MOUNT: &str = "/run/codebox-report";
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-pub struct Rlimits {
+pub(crate) struct Rlimits {
     pub address_space: u64,
     pub file_size: u64,
     pub processes: u64,

@@ -83,7 +83,7 @@ fn cond(arg: u8, op: Op, value: u64) -> Cond {
 }
 
 /// The filter for a command. `network`: whether the command has the host network.
-pub fn filter(network: bool) -> Result<BpfProgram, String> {
+pub(crate) fn filter(network: bool) -> Result<BpfProgram, String> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     for (_, nr) in DENIED {
         rules.insert(*nr, vec![]);
@@ -143,7 +143,7 @@ fn bpf_jump(code: u16, k: u32, jt: u8, jf: u8) -> seccompiler::sock_filter {
 }
 
 /// Names of what the filter denies, for reports.
-pub fn summary(network: bool) -> String {
+pub(crate) fn summary(network: bool) -> String {
     format!(
         "{} calls denied (ptrace, mount, io_uring, bpf, unshare, …), TIOCSTI, {}; 32-bit and x32 entry refused",
         DENIED.len() + 2,

@@ -75,7 +75,7 @@ pub fn confine_self(workspace: &Path, writable: &[PathBuf]) -> Result<String, St
 
 /// The network proxy's thread: it reads system configuration (resolv.conf, hosts), writes nothing, may dial TCP
 /// (that is its job) but not listen on TCP. Applies to the calling thread and the threads it creates.
-pub fn confine_proxy() -> Result<String, String> {
+pub(crate) fn confine_proxy() -> Result<String, String> {
     let read: Vec<PathBuf> = READ.iter().map(PathBuf::from).collect();
     let kernel = restrict(&read, &[], Tcp::ConnectOnly, "the proxy")?;
     Ok(format!("ABI {kernel}: the proxy reads system configuration, writes nothing, may not listen on TCP"))

@@ -10,12 +10,12 @@ use std::sync::mpsc::{Sender, channel};
 
 type Job = Box<dyn FnOnce() + Send>;
 
-pub struct Spawner {
+pub(super) struct Spawner {
     tx: Mutex<Sender<Job>>,
 }
 
 impl Spawner {
-    pub fn start() -> Spawner {
+    pub(super) fn start() -> Spawner {
         let (tx, rx) = channel::<Job>();
         std::thread::Builder::new()
             .name("codebox-spawner".into())
@@ -29,7 +29,7 @@ impl Spawner {
     }
 
     /// Runs `f` on the spawner thread and returns its result.
-    pub fn run<R: Send + 'static>(&self, f: impl FnOnce() -> R + Send + 'static) -> R {
+    pub(super) fn run<R: Send + 'static>(&self, f: impl FnOnce() -> R + Send + 'static) -> R {
         let (rtx, rrx) = channel();
         let job: Job = Box::new(move || {
             let _ = rtx.send(f());

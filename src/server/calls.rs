@@ -18,7 +18,7 @@ pub(super) struct Reply {
 }
 
 impl Reply {
-    pub fn text(text: impl Into<String>) -> Self {
+    pub(super) fn text(text: impl Into<String>) -> Self {
         Reply { text: text.into(), structured: None }
     }
 
@@ -44,7 +44,7 @@ pub(super) enum Hints {
 impl Hints {
     /// Only what differs from MCP's defaults, plus destructive and open-world: the listing is paid for in every
     /// session.
-    pub fn annotations(self) -> ToolAnnotations {
+    pub(super) fn annotations(self) -> ToolAnnotations {
         let a = ToolAnnotations::new();
         let a = match self {
             Hints::ReadOnly => a.read_only(true),

@@ -3,7 +3,7 @@
 //! entry in its row.
 
 /// Family name (one of `config::TOOL_FAMILIES`) and its tools.
-pub const FAMILIES: &[(&str, &[&str])] = &[
+pub(super) const FAMILIES: &[(&str, &[&str])] = &[
     ("files", &["read_file", "list_directory", "find_files"]),
     // Every tool that writes files is here, edit_symbol included: turning edits off turns off all writes.
     ("edits", &["write_file", "edit_file", "apply_patch", "undo_edit", "edit_symbol"]),
@@ -16,12 +16,12 @@ pub const FAMILIES: &[(&str, &[&str])] = &[
 ];
 
 /// The family of `tool`, or None for a tool that is always offered.
-pub fn family_of(tool: &str) -> Option<&'static str> {
+pub(super) fn family_of(tool: &str) -> Option<&'static str> {
     FAMILIES.iter().find(|(_, tools)| tools.contains(&tool)).map(|(f, _)| *f)
 }
 
 /// The answer to a call of a tool whose family this server does not offer.
-pub fn disabled_message(tool: &str, family: &str) -> String {
+pub(super) fn disabled_message(tool: &str, family: &str) -> String {
     format!(
         "{tool} is not offered on this server: its family \"{family}\" is turned off in codebox.toml's [tools] \
          section. To use it, add \"{family}\" to `enable` (or remove it from `disable`) and restart codebox"

@@ -53,7 +53,7 @@ const VALUE_ALIASES: &[(&str, &str)] = &[("files_with_matches", "files")];
 const COMMA_LISTS: &[&str] = &["glob"];
 
 /// Normalises `args` in place against `schema` (a tool's input schema). Err: a message naming the field.
-pub fn normalize(args: &mut Map<String, Value>, schema: &Map<String, Value>) -> Result<(), String> {
+pub(super) fn normalize(args: &mut Map<String, Value>, schema: &Map<String, Value>) -> Result<(), String> {
     // A tool without parameters has no `properties` at all; its arguments are still checked against none.
     let mut schema = schema.clone();
     schema.entry("properties").or_insert_with(|| Value::Object(Map::new()));

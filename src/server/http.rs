@@ -172,7 +172,7 @@ mod tests {
 
 /// rmcp's local session manager with longer session ids: 256 random bits instead of a UUIDv4's 122, so a
 /// session id cannot be guessed (ATTACKS.md H6). Everything else is rmcp's.
-pub struct StrongSessions(pub LocalSessionManager);
+pub(crate) struct StrongSessions(pub LocalSessionManager);
 
 mod strong_sessions {
     use futures_core::Stream;

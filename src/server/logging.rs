@@ -16,13 +16,13 @@ use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::Context;
 
 /// The level a session gets before its client sets one.
-pub const DEFAULT_LEVEL: LoggingLevel = LoggingLevel::Warning;
+pub(crate) const DEFAULT_LEVEL: LoggingLevel = LoggingLevel::Warning;
 
 /// Records a slow client has not taken yet; past this, new ones are dropped for it.
 const BACKLOG: usize = 256;
 
 #[derive(Debug, Clone)]
-pub struct Record {
+pub(crate) struct Record {
     level: LoggingLevel,
     logger: String,
     message: String,
@@ -119,7 +119,7 @@ impl Visit for Text {
 
 /// One session's log level, shared between its handler (which sets it) and its forwarding task.
 #[derive(Clone)]
-pub struct SessionLevel(Arc<Mutex<LoggingLevel>>);
+pub(crate) struct SessionLevel(Arc<Mutex<LoggingLevel>>);
 
 impl Default for SessionLevel {
     fn default() -> Self {
@@ -128,7 +128,7 @@ impl Default for SessionLevel {
 }
 
 impl SessionLevel {
-    pub fn set(&self, level: LoggingLevel) {
+    pub(crate) fn set(&self, level: LoggingLevel) {
         *self.0.lock().unwrap_or_else(|p| p.into_inner()) = level;
         WANTED.fetch_min(rank(level), Ordering::Relaxed);
     }
@@ -140,7 +140,7 @@ impl SessionLevel {
 
 /// Sends this session's client, in order, every record emitted at or above its level, until the client goes
 /// away.
-pub fn forward(peer: Peer<RoleServer>, level: SessionLevel) {
+pub(crate) fn forward(peer: Peer<RoleServer>, level: SessionLevel) {
     let (queue, mut records) = mpsc::channel(BACKLOG);
     sessions().lock().unwrap_or_else(|p| p.into_inner()).push((level, queue));
     tokio::spawn(async move {

@@ -8,10 +8,10 @@
 mod calls;
 mod families;
 mod forgiving;
-pub mod http;
-pub mod logging;
-pub mod params;
-pub mod schema;
+pub(crate) mod http;
+pub(crate) mod logging;
+pub(crate) mod params;
+pub(crate) mod schema;
 mod stdio;
 
 use std::borrow::Cow;
@@ -44,7 +44,7 @@ not comments or strings), repo_map (the most referenced files and signatures; fo
 edit_symbol (replace a definition whole, signature included, or insert before/after it; syntax-checked, undoable).";
 
 #[derive(Clone)]
-pub struct CodeboxServer {
+pub(crate) struct CodeboxServer {
     ctx: Context,
     tool_router: ToolRouter<Self>,
     log_level: logging::SessionLevel,
@@ -156,7 +156,7 @@ where
 const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Where the error's kind goes in a failed result's `_meta`, for clients and tests that branch on it.
-pub const ERROR_META_KEY: &str = "codebox/error";
+pub(crate) const ERROR_META_KEY: &str = "codebox/error";
 
 /// The one place a domain result becomes a tool result: the text for the model, the structured content beside
 /// it; an error is `isError: true` with its message, and its kind with the kind's data in `_meta`.
@@ -178,7 +178,7 @@ fn tool_result(r: ToolResult<Reply>) -> CallToolResult {
 }
 
 impl CodeboxServer {
-    pub fn new(ctx: Context) -> Self {
+    pub(crate) fn new(ctx: Context) -> Self {
         let mut tool_router = Self::routes();
         // The generated schema states the default configuration's largest timeout; this server's may differ.
         if let Some(route) = tool_router.map.get_mut("run_command") {
@@ -207,7 +207,7 @@ Run a shell command (bash -c) in the workspace; returns the output cut to a budg
     }
 
     /// Every tool this server offers, as tools/list shows them.
-    pub fn tool_list() -> Vec<Tool> {
+    pub(crate) fn tool_list() -> Vec<Tool> {
         Self::routes().list_all()
     }
 

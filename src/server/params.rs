@@ -13,7 +13,7 @@ use crate::tools::symbols::Position;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ReadFileParams {
+pub(crate) struct ReadFileParams {
     pub path: String,
     /// First line, 1-based.
     #[schemars(range(min = 1))]
@@ -26,7 +26,7 @@ pub struct ReadFileParams {
 // read_file's structuredContent (mirrors `tools::read::ReadInfo`); plain comments keep tools/list short.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[allow(dead_code)]
-pub struct ReadFileOutput {
+pub(crate) struct ReadFileOutput {
     pub path: String,
     pub version: String,
     pub start_line: u64,
@@ -37,7 +37,7 @@ pub struct ReadFileOutput {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ListDirectoryParams {
+pub(crate) struct ListDirectoryParams {
     pub path: Option<String>,
     /// Default 2.
     #[schemars(range(min = 1, max = crate::tools::list::MAX_DEPTH))]
@@ -46,7 +46,7 @@ pub struct ListDirectoryParams {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct FindFilesParams {
+pub(crate) struct FindFilesParams {
     /// Glob (`src/**/*.rs`); without `/`, names at any depth.
     pub pattern: String,
     pub path: Option<String>,
@@ -54,7 +54,7 @@ pub struct FindFilesParams {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ReadOutputParams {
+pub(crate) struct ReadOutputParams {
     pub id: String,
     /// First line, 1-based.
     #[schemars(range(min = 1))]
@@ -70,7 +70,7 @@ pub struct ReadOutputParams {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RunCommandParams {
+pub(crate) struct RunCommandParams {
     pub command: String,
     pub cwd: Option<String>,
     /// Default 120.
@@ -85,7 +85,7 @@ pub struct RunCommandParams {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct WriteFileParams {
+pub(crate) struct WriteFileParams {
     pub path: String,
     pub content: String,
     /// From read_file; refused if the file changed since.
@@ -95,7 +95,7 @@ pub struct WriteFileParams {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct EditParam {
+pub(crate) struct EditParam {
     pub old_string: String,
     pub new_string: String,
     pub replace_all: Option<bool>,
@@ -103,7 +103,7 @@ pub struct EditParam {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct EditFileParams {
+pub(crate) struct EditFileParams {
     pub path: String,
     pub edits: Vec<EditParam>,
     pub expected_version: Option<String>,
@@ -112,7 +112,7 @@ pub struct EditFileParams {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ApplyPatchParams {
+pub(crate) struct ApplyPatchParams {
     /// `*** Begin Patch`, `*** Update File: p` (Add File, Delete File, Move to), `@@ ctx`, ` -+` lines, `*** End Patch`.
     pub patch: String,
     /// Path to version from read_file.
@@ -122,13 +122,13 @@ pub struct ApplyPatchParams {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct UndoEditParams {
+pub(crate) struct UndoEditParams {
     pub path: String,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct SearchParams {
+pub(crate) struct SearchParams {
     /// Rust regex (or a literal with fixed_strings).
     pub pattern: String,
     /// Directory or file.
@@ -157,7 +157,7 @@ pub struct SearchParams {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RunTestsParams {
+pub(crate) struct RunTestsParams {
     /// Project directory or test file (default: root).
     pub path: Option<String>,
     /// Test name, in the runner's own syntax.
@@ -171,7 +171,7 @@ pub struct RunTestsParams {
 // every tools/list and telling the model nothing.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[allow(dead_code)]
-pub struct RunTestsOutput {
+pub(crate) struct RunTestsOutput {
     pub status: String,
     pub framework: String,
     pub command: Vec<String>,
@@ -189,7 +189,7 @@ pub struct RunTestsOutput {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[allow(dead_code)]
-pub struct TestFailureOut {
+pub(crate) struct TestFailureOut {
     pub id: String,
     pub file: Option<String>,
     pub line: Option<u32>,
@@ -198,7 +198,7 @@ pub struct TestFailureOut {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[allow(dead_code)]
-pub struct BuildErrorOut {
+pub(crate) struct BuildErrorOut {
     pub file: Option<String>,
     pub line: Option<u32>,
     pub column: Option<u32>,
@@ -207,11 +207,11 @@ pub struct BuildErrorOut {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct GitStatusParams {}
+pub(crate) struct GitStatusParams {}
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct GitDiffParams {
+pub(crate) struct GitDiffParams {
     pub path: Option<String>,
     pub staged: Option<bool>,
     #[schemars(range(min = MIN_OUTPUT_CHARS))]
@@ -220,20 +220,20 @@ pub struct GitDiffParams {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct GitCommitParams {
+pub(crate) struct GitCommitParams {
     pub message: String,
     pub paths: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct GitBranchParams {
+pub(crate) struct GitBranchParams {
     pub name: String,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct JobStartParams {
+pub(crate) struct JobStartParams {
     pub command: String,
     pub cwd: Option<String>,
     pub env: Option<std::collections::BTreeMap<String, String>>,
@@ -251,7 +251,7 @@ pub struct JobStartParams {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct JobOutputParams {
+pub(crate) struct JobOutputParams {
     pub id: String,
     /// Default: where the last read ended.
     pub cursor: Option<u64>,
@@ -270,7 +270,7 @@ pub struct JobOutputParams {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct JobInputParams {
+pub(crate) struct JobInputParams {
     pub id: String,
     /// Sent to stdin (newline added).
     pub text: String,
@@ -281,23 +281,23 @@ pub struct JobInputParams {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct JobIdParams {
+pub(crate) struct JobIdParams {
     pub id: String,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct JobListParams {}
+pub(crate) struct JobListParams {}
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct OutlineParams {
+pub(crate) struct OutlineParams {
     pub path: String,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct FindSymbolParams {
+pub(crate) struct FindSymbolParams {
     pub name: String,
     pub path: Option<String>,
     pub include_body: Option<bool>,
@@ -305,7 +305,7 @@ pub struct FindSymbolParams {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct FindReferencesParams {
+pub(crate) struct FindReferencesParams {
     pub name: String,
     pub path: Option<String>,
 }
@@ -328,7 +328,7 @@ fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<Stri
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RepoMapParams {
+pub(crate) struct RepoMapParams {
     // A string in the schema (cheaper in tools/list); an array is accepted too.
     #[serde(default, deserialize_with = "one_or_many")]
     #[schemars(with = "Option<String>")]
@@ -338,7 +338,7 @@ pub struct RepoMapParams {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct EditSymbolParams {
+pub(crate) struct EditSymbolParams {
     pub path: String,
     pub name: String,
     pub body: String,

@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 /// condition.
 /// Also used for output schemas: the result types never serialise `null` (absent fields are left out), so a
 /// nullable type would only cost tokens.
-pub fn input<T: JsonSchema>() -> Arc<JsonObject> {
+pub(crate) fn input<T: JsonSchema>() -> Arc<JsonObject> {
     let mut settings = schemars::generate::SchemaSettings::draft2020_12();
     // Nested types inline rather than under `$defs`; `portable` inlines whatever schemars still refers to.
     settings.inline_subschemas = true;
@@ -42,7 +42,7 @@ pub fn input<T: JsonSchema>() -> Arc<JsonObject> {
 }
 
 /// `input::<T>()`, computed once per type: the forgiving pass reads it on every call.
-pub fn cached<T: JsonSchema + 'static>() -> Arc<JsonObject> {
+pub(crate) fn cached<T: JsonSchema + 'static>() -> Arc<JsonObject> {
     use std::any::TypeId;
     use std::collections::HashMap;
     use std::sync::{Mutex, OnceLock};
@@ -53,7 +53,7 @@ pub fn cached<T: JsonSchema + 'static>() -> Arc<JsonObject> {
 
 /// Sets `keyword` of one property of a tool's schema, for bounds that come from the configuration (the
 /// generated schema states the defaults). Does nothing when the schema has no such property.
-pub fn set_property_keyword(schema: &mut Arc<JsonObject>, property: &str, keyword: &str, value: Value) {
+pub(crate) fn set_property_keyword(schema: &mut Arc<JsonObject>, property: &str, keyword: &str, value: Value) {
     let schema = Arc::make_mut(schema);
     if let Some(Value::Object(p)) = schema.get_mut("properties").and_then(|ps| ps.get_mut(property)) {
         p.insert(keyword.into(), value);

@@ -27,7 +27,7 @@ const ITERATIONS: usize = 40;
 
 /// What the map leans towards: files (by index in the snapshot) and identifiers (by interned id).
 #[derive(Default)]
-pub struct Focus {
+pub(crate) struct Focus {
     pub files: HashSet<usize>,
     pub names: HashSet<u32>,
 }
@@ -38,7 +38,7 @@ pub struct Ranking {
     pub defs: Vec<(f64, usize, usize)>,
 }
 
-pub fn rank(snap: &Snapshot, focus: &Focus) -> Ranking {
+pub(crate) fn rank(snap: &Snapshot, focus: &Focus) -> Ranking {
     let n = snap.len();
     // Who defines each name (files listed once), and one spelling of it for the weights.
     let mut definers: HashMap<u32, (Vec<usize>, &str)> = HashMap::new();
@@ -164,7 +164,7 @@ pub fn rank(snap: &Snapshot, focus: &Focus) -> Ranking {
 
 /// Renders the best definitions, grouped by file, within `max_chars`. Returns the text and how many files and
 /// definitions it shows.
-pub fn render(snap: &Snapshot, ranking: &Ranking, max_chars: usize) -> (String, usize, usize) {
+pub(crate) fn render(snap: &Snapshot, ranking: &Ranking, max_chars: usize) -> (String, usize, usize) {
     let line_of = |f: usize, s: usize| {
         let sym = &snap[f].1.symbols[s];
         format!("{}{}: {}\n", "  ".repeat(sym.depth as usize + 1), sym.start_line, sym.signature)

@@ -6,7 +6,7 @@
 //! Reading files is the caller's job, through `src/workspace`.
 
 pub mod index;
-pub mod map;
+pub(crate) mod map;
 mod queries;
 
 use std::collections::HashMap;
@@ -62,12 +62,12 @@ const KEY_DEPTH_MAX: u16 = 2;
 const IDENT_MAX: usize = 80;
 
 /// Kinds that name a type or namespace: their functions are methods.
-pub fn is_container_kind(kind: &str) -> bool {
+pub(crate) fn is_container_kind(kind: &str) -> bool {
     matches!(kind, "class" | "struct" | "impl" | "trait" | "interface" | "object" | "enum" | "union")
 }
 
 /// Kinds a repository map shows: code definitions, not data keys, fields or variants.
-pub fn is_map_kind(kind: &str) -> bool {
+pub(crate) fn is_map_kind(kind: &str) -> bool {
     matches!(
         kind,
         "function"
@@ -172,13 +172,13 @@ pub fn extract(lang: Lang, text: &str) -> Extracted {
     }
 }
 
-pub fn line_count(text: &str) -> u32 {
+pub(crate) fn line_count(text: &str) -> u32 {
     (memchr::memchr_iter(b'\n', text.as_bytes()).count() + usize::from(!text.is_empty() && !text.ends_with('\n')))
         as u32
 }
 
 /// Symbols and identifiers of a parsed text.
-pub fn extract_from(lang: Lang, tree: &Tree, text: &str) -> Extracted {
+pub(crate) fn extract_from(lang: Lang, tree: &Tree, text: &str) -> Extracted {
     let mut out = Extracted { lines: line_count(text), ..Default::default() };
     out.symbols = definitions(lang, tree, text);
     // Data files define keys but use no code: their words are not references.
@@ -459,12 +459,12 @@ fn nest(symbols: &mut Vec<Symbol>) {
 }
 
 /// Leaf node kinds that name something in code, across the grammars. Comments and strings are other kinds.
-pub fn is_identifier_kind(kind: &str) -> bool {
+pub(crate) fn is_identifier_kind(kind: &str) -> bool {
     kind.ends_with("identifier") || matches!(kind, "constant" | "name" | "word" | "variable_name" | "bare_key")
 }
 
 /// Every identifier leaf in the tree, calling `f(node)` in text order.
-pub fn for_each_identifier<'t>(tree: &'t Tree, mut f: impl FnMut(Node<'t>)) {
+pub(crate) fn for_each_identifier<'t>(tree: &'t Tree, mut f: impl FnMut(Node<'t>)) {
     let mut c = tree.walk();
     loop {
         let node = c.node();
@@ -500,7 +500,7 @@ fn identifiers(tree: &Tree, text: &str) -> Vec<(String, u32)> {
 }
 
 /// The names of a symbol's containers, outermost first.
-pub fn containers(symbols: &[Symbol], i: usize) -> Vec<&str> {
+pub(crate) fn containers(symbols: &[Symbol], i: usize) -> Vec<&str> {
     let mut chain = Vec::new();
     let mut at = i;
     loop {
@@ -520,20 +520,20 @@ pub fn containers(symbols: &[Symbol], i: usize) -> Vec<&str> {
 }
 
 /// `Class.method` as the model sees it.
-pub fn qualified(symbols: &[Symbol], i: usize) -> String {
+pub(crate) fn qualified(symbols: &[Symbol], i: usize) -> String {
     let mut chain = containers(symbols, i);
     chain.push(&symbols[i].name);
     chain.join(".")
 }
 
 /// A name as the model sends it: `name`, or a path such as `Class.method`, `mod::Type::f`, `Class#method`.
-pub struct NameQuery {
+pub(crate) struct NameQuery {
     whole: String,
     segments: Vec<String>,
 }
 
 impl NameQuery {
-    pub fn new(q: &str) -> NameQuery {
+    pub(crate) fn new(q: &str) -> NameQuery {
         let q = q.trim();
         let segments: Vec<String> =
             q.replace("::", ".").split(['.', '#']).filter(|s| !s.is_empty()).map(str::to_string).collect();
@@ -541,11 +541,11 @@ impl NameQuery {
     }
 
     /// The last segment: the symbol's own name.
-    pub fn last(&self) -> &str {
+    pub(crate) fn last(&self) -> &str {
         self.segments.last().map_or(self.whole.as_str(), String::as_str)
     }
 
-    pub fn matches(&self, symbols: &[Symbol], i: usize) -> bool {
+    pub(crate) fn matches(&self, symbols: &[Symbol], i: usize) -> bool {
         let s = &symbols[i];
         if s.name == self.whole {
             return true;
@@ -560,7 +560,7 @@ impl NameQuery {
 }
 
 /// A path that holds tests rather than the code under test: ranked after source.
-pub fn is_test_path(rel: &str) -> bool {
+pub(crate) fn is_test_path(rel: &str) -> bool {
     let lower = rel.to_ascii_lowercase();
     let file = lower.rsplit('/').next().unwrap_or(&lower);
     lower.split('/').rev().skip(1).any(|d| matches!(d, "test" | "tests" | "spec" | "specs" | "testing" | "__tests__"))
@@ -576,7 +576,7 @@ pub fn is_test_path(rel: &str) -> bool {
 }
 
 /// Up to `n` names from `names` closest to `want`: same name in another case, containing it, or a few edits away.
-pub fn closest<'a>(want: &str, names: impl IntoIterator<Item = &'a str>, n: usize) -> Vec<&'a str> {
+pub(crate) fn closest<'a>(want: &str, names: impl IntoIterator<Item = &'a str>, n: usize) -> Vec<&'a str> {
     let w = want.to_lowercase();
     let mut scored: Vec<(usize, usize, &str)> = Vec::new();
     let mut seen = std::collections::HashSet::new();

@@ -96,7 +96,7 @@ const CSS: &str = r#"
 "#;
 
 /// The query source for `lang`, or None for a language with no definitions worth listing (HTML).
-pub fn source(lang: Lang) -> Option<String> {
+pub(super) fn source(lang: Lang) -> Option<String> {
     let q = match lang {
         Lang::Rust => format!("{}\n{RUST_EXTRA}", tree_sitter_rust::TAGS_QUERY),
         Lang::Python => tree_sitter_python::TAGS_QUERY.to_string(),

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use tree_sitter::{InputEdit, Node, ParseOptions, ParseState, Parser, Point, Tree};
 
 /// More errors than this are noise: the model needs the first few, and a file this broken is refused anyway.
-pub const MAX_ERRORS: usize = 50;
+pub(crate) const MAX_ERRORS: usize = 50;
 
 /// At most this many errors are shown in full in a refusal; the rest are only counted, to keep the text compact.
 const MAX_RENDERED: usize = 5;
@@ -37,9 +37,10 @@ mod trees;
 
 pub use lang::Lang;
 use python::{EMPTY_BLOCK, python_indentation};
-pub use render::render_errors;
+pub(crate) use render::render_errors;
 use render::token_after;
-pub use trees::{Trees, WARM_MIN_BYTES, changed_lines};
+pub use trees::Trees;
+pub(crate) use trees::{WARM_MIN_BYTES, changed_lines};
 
 /// One syntax error, located in the checked text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -330,7 +331,7 @@ fn roles(lang: Lang) -> &'static [Role] {
 /// line number ("… on line 3") comparable after such a shift. An edit that adds a second, identical error on an
 /// identical line is still caught, because each old error excuses only one. An edit of the very line that holds an
 /// old error makes that error count as new: the model touched the broken line and left it broken.
-pub fn new_errors(old: &Report, old_text: &str, new: &Report, new_text: &str) -> Vec<SyntaxError> {
+pub(crate) fn new_errors(old: &Report, old_text: &str, new: &Report, new_text: &str) -> Vec<SyntaxError> {
     let mut excused: HashMap<(String, String), usize> = HashMap::new();
     let old_lines: Vec<&str> = old_text.split('\n').collect();
     for error in &old.errors {

@@ -8,7 +8,7 @@ use super::*;
 /// `changed`: the lines of the new text the write changed (1-based, inclusive), when there was an old text. When
 /// tree-sitter's error recovery puts an error away from them (it may start an error where the enclosing construct
 /// starts, far above the edit), the refusal also shows where the change is.
-pub fn render_errors(
+pub(crate) fn render_errors(
     path: &str,
     lang: Lang,
     new_text: &str,

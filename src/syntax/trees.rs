@@ -7,7 +7,7 @@ const CACHED_TREES: usize = 8;
 /// ... and at most this much text in all (a tree costs a few times its text).
 const CACHED_BYTES: usize = 16 << 20;
 /// read_file warms the cache for files at least this large; smaller ones parse in a few milliseconds anyway.
-pub const WARM_MIN_BYTES: usize = 32 << 10;
+pub(crate) const WARM_MIN_BYTES: usize = 32 << 10;
 
 /// Parse trees of recently checked or read texts, one per key (a file's path), so that checking an edit reparses
 /// only what changed: tree-sitter's incremental parsing, given the byte range where the new text differs. After a
@@ -205,7 +205,7 @@ fn common_suffix(a: &[u8], b: &[u8]) -> usize {
 }
 
 /// The lines of `new` that differ from `old` (1-based, inclusive; a pure deletion gives the line where it was).
-pub fn changed_lines(old: &str, new: &str) -> (usize, usize) {
+pub(crate) fn changed_lines(old: &str, new: &str) -> (usize, usize) {
     let (a, b) = (old.as_bytes(), new.as_bytes());
     let prefix = common_prefix(a, b);
     let suffix = common_suffix(&a[prefix..], &b[prefix..]);

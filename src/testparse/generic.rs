@@ -22,7 +22,7 @@ regex!(GEN_TSC_ERR, r"^(\S+?)\((\d+),(\d+)\): error (.+)$");
 
 /// Any other runner: recognises the common summary lines (and delegates to a specific parser when
 /// the output is clearly one of the known formats); else counts stay 0 and `recognised = false`.
-pub fn parse_generic(output: &str) -> Parsed {
+pub(crate) fn parse_generic(output: &str) -> Parsed {
     let text = strip_ansi(output);
     if text.contains("Summary [") && (text.contains("tests run:") || text.contains("test run:")) {
         return parse_nextest(&text);
@@ -109,15 +109,7 @@ pub fn parse_generic(output: &str) -> Parsed {
             counts = cc;
             p.recognised = true;
         } else if let Some(c) = GEN_CC_ERR.captures(l).or_else(|| GEN_TSC_ERR.captures(l)) {
-            push_build_error(
-                &mut p.build_errors,
-                BuildError {
-                    file: Some(c[1].to_string()),
-                    line: num(c.get(2)),
-                    column: num(c.get(3)),
-                    message: c[4].trim().to_string(),
-                },
-            );
+            push_build_error(&mut p.build_errors, BuildError::from_diagnostic(&c));
         }
     }
     if !p.build_errors.is_empty() {

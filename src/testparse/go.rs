@@ -15,7 +15,7 @@ struct GoTest {
 
 /// `go test -json ./...`: events on stdout; build errors as plain text (stderr, or
 /// `build-output` events with newer Go).
-pub fn parse_go_json(stdout: &str, stderr: &str) -> Parsed {
+pub(crate) fn parse_go_json(stdout: &str, stderr: &str) -> Parsed {
     let mut p = Parsed::default();
     let mut tests: HashMap<(String, String), GoTest> = HashMap::new();
     let mut order: Vec<(String, String)> = Vec::new();
@@ -93,7 +93,7 @@ pub fn parse_go_json(stdout: &str, stderr: &str) -> Parsed {
             Some("skip") if !parent => p.counts.skipped += 1,
             Some("fail") => {
                 failing_pkgs.insert(pkg.clone());
-                let (msg, file, line) = go_test_message(&t.output);
+                let GoFailure { message: msg, at: Location { file, line, .. } } = go_test_message(&t.output);
                 // A parent that failed only because of its subtests is not reported itself.
                 if parent && msg.is_empty() {
                     continue;
@@ -112,7 +112,7 @@ pub fn parse_go_json(stdout: &str, stderr: &str) -> Parsed {
             // Started but never finished: the package binary died (panic elsewhere, timeout).
             None if !parent && pkg_result.get(pkg).map(String::as_str) == Some("fail") => {
                 failing_pkgs.insert(pkg.clone());
-                let (msg, file, line) = go_test_message(&t.output);
+                let GoFailure { message: msg, at: Location { file, line, .. } } = go_test_message(&t.output);
                 let pkg_msg = go_package_message(pkg_output.get(pkg).map(Vec::as_slice).unwrap_or(&[]));
                 p.counts.failed += 1;
                 let message = cap_message(&[msg, pkg_msg]);
@@ -146,15 +146,7 @@ pub fn parse_go_json(stdout: &str, stderr: &str) -> Parsed {
                 build_pkgs.insert(pk.clone());
             }
             p.recognised = true;
-            push_build_error(
-                &mut p.build_errors,
-                BuildError {
-                    file: Some(c[1].to_string()),
-                    line: num(c.get(2)),
-                    column: num(c.get(3)),
-                    message: c[4].trim().to_string(),
-                },
-            );
+            push_build_error(&mut p.build_errors, BuildError::from_diagnostic(&c));
             continue;
         }
         if l.starts_with("FAIL\t") && l.ends_with("[build failed]") || l.ends_with("[setup failed]") {
@@ -212,7 +204,13 @@ pub fn parse_go_json(stdout: &str, stderr: &str) -> Parsed {
 }
 
 /// A Go test's own output → (message, file, line).
-fn go_test_message(output: &[String]) -> (String, Option<String>, Option<u32>) {
+/// A failed test's message and where it failed.
+struct GoFailure {
+    message: String,
+    at: Location,
+}
+
+fn go_test_message(output: &[String]) -> GoFailure {
     let mut file = None;
     let mut line = None;
     let mut msg: Vec<String> = Vec::new();
@@ -265,7 +263,7 @@ fn go_test_message(output: &[String]) -> (String, Option<String>, Option<u32>) {
         msg.push(ts.to_string());
     }
     msg.extend(stack_project);
-    (cap_message(&msg), file, line)
+    GoFailure { message: cap_message(&msg), at: Location { file, line, column: None } }
 }
 
 /// Package-level output without the noise (`FAIL`, `ok`, `exit status`).

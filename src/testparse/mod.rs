@@ -9,15 +9,15 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde::Serialize;
 
-pub use generic::parse_generic;
-pub use go::parse_go_json;
-pub use pytest::{parse_junit, parse_pytest_text};
-pub use rust::{parse_cargo_messages, parse_libtest, parse_nextest};
-pub use tap::parse_tap;
+pub(crate) use generic::parse_generic;
+pub(crate) use go::parse_go_json;
+pub(crate) use pytest::{parse_junit, parse_pytest_text};
+pub(crate) use rust::{parse_cargo_messages, parse_libtest, parse_nextest};
+pub(crate) use tap::parse_tap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Status {
+pub(crate) enum Status {
     Passed,
     Failed,
     /// Could not build or collect.
@@ -26,7 +26,7 @@ pub enum Status {
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
-pub struct Failure {
+pub(crate) struct Failure {
     pub id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
@@ -36,7 +36,7 @@ pub struct Failure {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct BuildError {
+pub(crate) struct BuildError {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -46,8 +46,20 @@ pub struct BuildError {
     pub message: String,
 }
 
+impl BuildError {
+    /// A `file:line:column: message` diagnostic, from a regex whose four groups are those parts.
+    fn from_diagnostic(c: &regex::Captures<'_>) -> BuildError {
+        BuildError {
+            file: Some(c[1].to_string()),
+            line: num(c.get(2)),
+            column: num(c.get(3)),
+            message: c[4].trim().to_string(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Default)]
-pub struct Counts {
+pub(crate) struct Counts {
     pub passed: u64,
     pub failed: u64,
     pub skipped: u64,
@@ -57,7 +69,7 @@ pub struct Counts {
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct Parsed {
+pub(crate) struct Parsed {
     pub counts: Counts,
     pub failures: Vec<Failure>,
     pub build_errors: Vec<BuildError>,
@@ -68,7 +80,7 @@ pub struct Parsed {
 impl Parsed {
     /// Overall status given whether the process exited successfully (timeouts are the caller's to
     /// decide). Failing tests win over build errors when both are present.
-    pub fn status(&self, exit_success: bool) -> Status {
+    pub(crate) fn status(&self, exit_success: bool) -> Status {
         if !self.failures.is_empty() || self.counts.failed > 0 {
             Status::Failed
         } else if !self.build_errors.is_empty() || self.counts.errors > 0 {
@@ -81,6 +93,20 @@ impl Parsed {
         } else {
             Status::Error
         }
+    }
+}
+
+/// Where a failure or error happened, as much of it as the runner said.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Location {
+    file: Option<String>,
+    line: Option<u32>,
+    column: Option<u32>,
+}
+
+impl Location {
+    fn at(file: &str, line: u32) -> Location {
+        Location { file: Some(file.to_string()), line: Some(line), column: None }
     }
 }
 

@@ -9,10 +9,17 @@ regex!(PY_EXC, r"^\s*(?:[\w.]+\.)?(\w*(?:Error|Exception|Exit|Interrupt|Failed|W
 struct PyTrace {
     /// Error lines (pytest's `E` lines), dedented.
     e_lines: Vec<String>,
-    /// Frames: (file, line, source line marked with `>`).
-    frames: Vec<(String, u32, String)>,
+    frames: Vec<Frame>,
     /// `File "x", line N` from a SyntaxError.
-    syntax_loc: Option<(String, u32)>,
+    syntax_loc: Option<Location>,
+}
+
+/// One traceback frame.
+struct Frame {
+    file: String,
+    line: u32,
+    /// The source line pytest marked with `>` (or printed after a short-style location).
+    source: String,
 }
 
 fn py_trace(text: &str) -> PyTrace {
@@ -28,7 +35,7 @@ fn py_trace(text: &str) -> PyTrace {
             if syntax_loc.is_none()
                 && let Some(c) = PY_FILE_LINE.captures(rest)
             {
-                syntax_loc = Some((c[1].to_string(), num(c.get(2)).unwrap_or(0)));
+                syntax_loc = Some(Location::at(&c[1], num(c.get(2)).unwrap_or(0)));
                 continue;
             }
             // pytest's hints about verbosity are noise for the reader of a report.
@@ -43,10 +50,10 @@ fn py_trace(text: &str) -> PyTrace {
             let line: u32 = num(c.get(2)).unwrap_or(0);
             if c.get(3).is_some() {
                 // short style: location first, source after
-                frames.push((file, line, String::new()));
+                frames.push(Frame { file, line, source: String::new() });
                 pending_short = Some(frames.len() - 1);
             } else {
-                frames.push((file, line, std::mem::take(&mut last_marked)));
+                frames.push(Frame { file, line, source: std::mem::take(&mut last_marked) });
                 pending_short = None;
             }
             continue;
@@ -59,9 +66,9 @@ fn py_trace(text: &str) -> PyTrace {
             && !t.starts_with('^')
         {
             if let Some(f) = frames.get_mut(k)
-                && f.2.is_empty()
+                && f.source.is_empty()
             {
-                f.2 = t.to_string();
+                f.source = t.to_string();
             }
             pending_short = None;
         }
@@ -77,13 +84,13 @@ fn py_message(trace: &PyTrace, fallback: &str) -> String {
     } else {
         out.extend(fallback.lines().map(str::to_string));
     }
-    let project: Vec<&(String, u32, String)> = trace.frames.iter().filter(|(f, _, _)| !is_foreign_path(f)).collect();
+    let project: Vec<&Frame> = trace.frames.iter().filter(|f| !is_foreign_path(&f.file)).collect();
     let start = project.len().saturating_sub(3);
-    for (f, l, code) in &project[start..] {
-        if code.is_empty() {
-            out.push(format!("  at {f}:{l}"));
+    for Frame { file, line, source } in &project[start..] {
+        if source.is_empty() {
+            out.push(format!("  at {file}:{line}"));
         } else {
-            out.push(format!("  at {f}:{l}: {code}"));
+            out.push(format!("  at {file}:{line}: {source}"));
         }
     }
     cap_message(&out)
@@ -91,27 +98,27 @@ fn py_message(trace: &PyTrace, fallback: &str) -> String {
 
 /// Where a pytest failure happened: the last frame in the test's own file, else the first
 /// project frame.
-fn py_location(trace: &PyTrace, test_file: Option<&str>) -> (Option<String>, Option<u32>) {
+fn py_location(trace: &PyTrace, test_file: Option<&str>) -> Location {
     if let Some(tf) = test_file
-        && let Some((f, l, _)) = trace.frames.iter().rev().find(|(f, _, _)| f == tf || f.ends_with(&format!("/{tf}")))
+        && let Some(f) = trace.frames.iter().rev().find(|f| f.file == tf || f.file.ends_with(&format!("/{tf}")))
     {
-        return (Some(f.clone()), Some(*l));
+        return Location::at(&f.file, f.line);
     }
-    if let Some((f, l, _)) = trace.frames.iter().find(|(f, _, _)| !is_foreign_path(f)) {
-        return (Some(f.clone()), Some(*l));
+    if let Some(f) = trace.frames.iter().find(|f| !is_foreign_path(&f.file)) {
+        return Location::at(&f.file, f.line);
     }
-    (test_file.map(str::to_string), None)
+    Location { file: test_file.map(str::to_string), ..Location::default() }
 }
 
 /// A collection error (SyntaxError/ImportError while importing a test module).
 fn py_collection_error(text: &str, fallback_file: Option<String>, fallback_msg: &str) -> BuildError {
     let trace = py_trace(text);
-    let (file, line) = if let Some((f, l)) = &trace.syntax_loc {
-        (Some(f.clone()), Some(*l))
-    } else if let Some((f, l, _)) = trace.frames.iter().rev().find(|(f, _, _)| !is_foreign_path(f)) {
-        (Some(f.clone()), Some(*l))
+    let Location { file, line, .. } = if let Some(at) = &trace.syntax_loc {
+        at.clone()
+    } else if let Some(f) = trace.frames.iter().rev().find(|f| !is_foreign_path(&f.file)) {
+        Location::at(&f.file, f.line)
     } else {
-        (fallback_file, None)
+        Location { file: fallback_file, ..Location::default() }
     };
     let mut lines: Vec<String> = trace.e_lines.clone();
     if lines.is_empty() {
@@ -146,7 +153,7 @@ fn py_id(classname: &str, name: &str, file_attr: Option<&str>, trace: &PyTrace) 
         }
     }
     if split.is_none() {
-        for (f, _, _) in &trace.frames {
+        for Frame { file: f, .. } in &trace.frames {
             let m = module_of(f);
             if let Some(k) = (1..=segs.len()).rev().find(|&k| {
                 let prefix = segs[..k].join(".");
@@ -195,7 +202,7 @@ fn xml_entity(name: &str) -> Option<char> {
 }
 
 /// JUnit XML (pytest `--junit-xml`, and most other JUnit producers).
-pub fn parse_junit(xml: &str) -> Parsed {
+pub(crate) fn parse_junit(xml: &str) -> Parsed {
     use quick_xml::Reader;
     use quick_xml::events::Event;
 
@@ -364,7 +371,7 @@ pub fn parse_junit(xml: &str) -> Parsed {
         } else {
             (format!("{}.{}", c.classname, c.name), None)
         };
-        let (mut file, mut line) = py_location(&trace, test_file.as_deref());
+        let Location { mut file, mut line, .. } = py_location(&trace, test_file.as_deref());
         if line.is_none() && c.line.is_some() {
             line = c.line.map(|l| l + u32::from(is_pytest)); // pytest's junit line is 0-based
             file = c.file.clone().or(file);
@@ -393,7 +400,7 @@ regex!(PY_SECTION, r"^=+ (.+?) =+$");
 regex!(PY_HEADER, r"^_{2,} (.+?) _{2,}$");
 
 /// pytest's text output (fallback when there is no XML report).
-pub fn parse_pytest_text(output: &str) -> Parsed {
+pub(crate) fn parse_pytest_text(output: &str) -> Parsed {
     let text = strip_ansi(output);
     let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
     let mut p = Parsed::default();
@@ -471,7 +478,7 @@ pub fn parse_pytest_text(output: &str) -> Parsed {
                 used_blocks |= !body.is_empty();
                 let trace = py_trace(&body);
                 let test_file = id.split("::").next().map(str::to_string);
-                let (file, line) = py_location(&trace, test_file.as_deref());
+                let Location { file, line, .. } = py_location(&trace, test_file.as_deref());
                 let message = py_message(&trace, reason);
                 push_failure(&mut p.failures, Failure { id: id.clone(), file, line, message });
             }
@@ -487,7 +494,7 @@ pub fn parse_pytest_text(output: &str) -> Parsed {
                 let body = block_for(id, "ERRORS").unwrap_or_default();
                 let trace = py_trace(&body);
                 let test_file = id.split("::").next().map(str::to_string);
-                let (file, line) = py_location(&trace, test_file.as_deref());
+                let Location { file, line, .. } = py_location(&trace, test_file.as_deref());
                 let message = py_message(&trace, reason);
                 push_failure(&mut p.failures, Failure { id: id.clone(), file, line, message });
             }
@@ -503,7 +510,7 @@ pub fn parse_pytest_text(output: &str) -> Parsed {
                 push_build_error(&mut p.build_errors, py_collection_error(&body, Some(f), "collection error"));
             } else {
                 let trace = py_trace(&body);
-                let (file, line) = py_location(&trace, None);
+                let Location { file, line, .. } = py_location(&trace, None);
                 push_failure(&mut p.failures, Failure { id: h.clone(), file, line, message: py_message(&trace, "") });
             }
         }

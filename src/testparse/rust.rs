@@ -168,7 +168,7 @@ fn rustc_human_errors(lines: &[String]) -> Vec<BuildError> {
 }
 
 /// `cargo … --message-format=json` lines: compiler messages of level error.
-pub fn parse_cargo_messages(stdout: &str) -> Vec<BuildError> {
+pub(crate) fn parse_cargo_messages(stdout: &str) -> Vec<BuildError> {
     let mut out = Vec::new();
     for line in stdout.lines() {
         let line = line.trim();
@@ -221,7 +221,7 @@ pub fn parse_cargo_messages(stdout: &str) -> Vec<BuildError> {
 /// `cargo test` human output (stdout and stderr interleaved); several test binaries and doctests
 /// are summed. Compile errors come from rustc's human diagnostics or, when the output holds
 /// `--message-format=json` lines, from those.
-pub fn parse_libtest(output: &str) -> Parsed {
+pub(crate) fn parse_libtest(output: &str) -> Parsed {
     let text = strip_ansi(output);
     let lines: Vec<String> = text.lines().map(str::to_string).collect();
     let mut p = Parsed::default();
@@ -324,7 +324,7 @@ regex!(NX_BLOCK_OLD, r"^\s*--- (STDOUT|STDERR):\s+(\S+) (.+?) ---\s*$");
 regex!(NX_BLOCK_NEW, r"^\s*(stdout|stderr|output) ───\s*$");
 
 /// `cargo nextest run` human output.
-pub fn parse_nextest(output: &str) -> Parsed {
+pub(crate) fn parse_nextest(output: &str) -> Parsed {
     let text = strip_ansi(output);
     let lines: Vec<String> = text.lines().map(str::to_string).collect();
     let mut p = Parsed::default();

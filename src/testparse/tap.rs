@@ -65,7 +65,7 @@ fn tap_yaml(lines: &[String]) -> HashMap<String, String> {
     m
 }
 
-fn split_location(loc: &str) -> (Option<String>, Option<u32>, Option<u32>) {
+fn split_location(loc: &str) -> Location {
     let loc = loc.trim().trim_start_matches("file://");
     let mut parts = loc.rsplitn(3, ':');
     let c = parts.next();
@@ -73,11 +73,11 @@ fn split_location(loc: &str) -> (Option<String>, Option<u32>, Option<u32>) {
     let f = parts.next();
     match (f, l, c) {
         (Some(f), Some(l), Some(c)) if l.parse::<u32>().is_ok() && c.parse::<u32>().is_ok() => {
-            (Some(f.to_string()), l.parse().ok(), c.parse().ok())
+            Location { file: Some(f.to_string()), line: l.parse().ok(), column: c.parse().ok() }
         }
         _ => match loc.rsplit_once(':') {
-            Some((f, l)) if l.parse::<u32>().is_ok() => (Some(f.to_string()), l.parse().ok(), None),
-            _ => (if loc.is_empty() { None } else { Some(loc.to_string()) }, None, None),
+            Some((f, l)) if l.parse::<u32>().is_ok() => Location::at(f, l.parse().unwrap_or(0)),
+            _ => Location { file: (!loc.is_empty()).then(|| loc.to_string()), ..Location::default() },
         },
     }
 }
@@ -91,7 +91,7 @@ fn looks_like_path(name: &str) -> bool {
 /// TAP, as printed by `node --test --test-reporter=tap` (node 20): `ok`/`not ok` lines with YAML
 /// diagnostics; subtests are indented. A test file that fails to load is a failing top-level
 /// entry named after the file; it is reported as a build error.
-pub fn parse_tap(output: &str) -> Parsed {
+pub(crate) fn parse_tap(output: &str) -> Parsed {
     let text = strip_ansi(output);
     let lines: Vec<String> = text.lines().map(str::to_string).collect();
     let mut p = Parsed::default();
@@ -218,7 +218,7 @@ pub fn parse_tap(output: &str) -> Parsed {
         }
         let id = e.path.iter().filter(|s| !s.is_empty()).cloned().collect::<Vec<_>>().join(" > ");
         let id = if id.is_empty() { e.name.clone() } else { id };
-        let (file, line) = tap_failure_location(&y);
+        let Location { file, line, .. } = tap_failure_location(&y);
         let message = tap_message(&y, e);
         push_failure(&mut p.failures, Failure { id, file, line, message });
     }
@@ -277,10 +277,10 @@ fn tap_load_error(e: &TapEntry, y: &HashMap<String, String>) -> BuildError {
         message = cap_message(&[message, format!("  {}", src.trim())]);
     }
     if file.is_none() {
-        let (f, l, col) = split_location(y.get("location").map(String::as_str).unwrap_or(&e.name));
-        file = f.or_else(|| Some(e.name.clone()));
-        line = l;
-        column = col;
+        let at = split_location(y.get("location").map(String::as_str).unwrap_or(&e.name));
+        file = at.file.or_else(|| Some(e.name.clone()));
+        line = at.line;
+        column = at.column;
     }
     BuildError {
         file,
@@ -291,18 +291,18 @@ fn tap_load_error(e: &TapEntry, y: &HashMap<String, String>) -> BuildError {
 }
 
 /// The failing line: the first stack frame in the test's file (the assertion), else `location`.
-fn tap_failure_location(y: &HashMap<String, String>) -> (Option<String>, Option<u32>) {
-    let (loc_file, loc_line, _) = split_location(y.get("location").map(String::as_str).unwrap_or(""));
-    if let (Some(lf), Some(stack)) = (&loc_file, y.get("stack")) {
+fn tap_failure_location(y: &HashMap<String, String>) -> Location {
+    let at = split_location(y.get("location").map(String::as_str).unwrap_or(""));
+    if let (Some(lf), Some(stack)) = (&at.file, y.get("stack")) {
         for l in stack.lines() {
             if let Some(c) = JS_FRAME.captures(l)
                 && c[2].trim_start_matches("file://") == lf.as_str()
             {
-                return (Some(lf.clone()), num(c.get(3)));
+                return Location { file: Some(lf.clone()), line: num(c.get(3)), column: None };
             }
         }
     }
-    (loc_file, loc_line)
+    Location { column: None, ..at }
 }
 
 fn tap_message(y: &HashMap<String, String>, e: &TapEntry) -> String {

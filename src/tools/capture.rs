@@ -1,7 +1,7 @@
 //! Capture: one tool output on its way to the model. Bytes go to the shaper (what the model sees) and, once the
 //! output is large enough to be cut, to a spill entry (what `read_output` and `codebox://output/<id>` return).
 
-use crate::output::{Shaped, Shaper};
+use crate::output::Shaper;
 use crate::spill::SpillWriter;
 use crate::tools::Context;
 
@@ -9,7 +9,7 @@ use crate::tools::Context;
 /// Small outputs (most of them) then never create a file.
 const PENDING_MAX: usize = 1 << 20;
 
-pub struct Capture<'c> {
+pub(crate) struct Capture<'c> {
     ctx: &'c Context,
     shaper: Shaper<'c>,
     pending: Vec<u8>,
@@ -17,15 +17,14 @@ pub struct Capture<'c> {
     spill_failed: Option<String>,
 }
 
-pub struct Captured {
+pub(crate) struct Captured {
     pub text: String,
-    pub shaped_info: Shaped,
     /// The id under which the full output is kept, when the text had to be cut.
     pub spill_id: Option<String>,
 }
 
 impl<'c> Capture<'c> {
-    pub fn new(ctx: &'c Context, budget: usize) -> Capture<'c> {
+    pub(crate) fn new(ctx: &'c Context, budget: usize) -> Capture<'c> {
         Capture {
             ctx,
             shaper: Shaper::with_budget(&ctx.output, budget),
@@ -35,7 +34,7 @@ impl<'c> Capture<'c> {
         }
     }
 
-    pub fn push(&mut self, bytes: &[u8]) {
+    pub(crate) fn push(&mut self, bytes: &[u8]) {
         self.shaper.push(bytes);
         match &mut self.writer {
             Some(w) => w.write(bytes),
@@ -63,12 +62,12 @@ impl<'c> Capture<'c> {
     }
 
     /// The shaped text; the spill entry is kept only when something was cut.
-    pub fn finish(self) -> Captured {
+    pub(crate) fn finish(self) -> Captured {
         self.finish_inner(false)
     }
 
     /// The shaped text, with the full output always kept (a test run's log is worth reading even when short).
-    pub fn finish_keep(self) -> Captured {
+    pub(crate) fn finish_keep(self) -> Captured {
         self.finish_inner(true)
     }
 
@@ -106,12 +105,12 @@ impl<'c> Capture<'c> {
         {
             text.push_str(&format!("\n[the full output could not be kept: {e}]"));
         }
-        Captured { text, shaped_info: shaped, spill_id }
+        Captured { text, spill_id }
     }
 }
 
 /// Shapes a finished text (a listing, a report) to the budget, spilling it when cut.
-pub fn fit(ctx: &Context, text: &str, budget: usize) -> String {
+pub(crate) fn fit(ctx: &Context, text: &str, budget: usize) -> String {
     if text.len() <= budget {
         return text.to_string();
     }

@@ -7,7 +7,7 @@ use crate::sandbox::{Exit, Layer, Lifetime, Run, Stream};
 use crate::tools::capture::Capture;
 use crate::tools::{Cancel, Context, Progress};
 
-pub struct CommandRequest<'a> {
+pub(crate) struct CommandRequest<'a> {
     pub command: &'a str,
     pub cwd: Option<&'a str>,
     pub timeout_secs: Option<u64>,
@@ -26,7 +26,7 @@ impl crate::sandbox::Cancelled for Cancel {
     }
 }
 
-pub fn run_command(
+pub(crate) fn run_command(
     ctx: &Context,
     req: &CommandRequest<'_>,
     cancel: &Cancel,
@@ -66,7 +66,7 @@ pub fn run_command(
 }
 
 /// Refuses environment names a shell could not export.
-pub fn check_env_names(env: &[(String, String)]) -> ToolResult<()> {
+pub(crate) fn check_env_names(env: &[(String, String)]) -> ToolResult<()> {
     for (k, _) in env {
         let valid = !k.is_empty()
             && !k.starts_with(|c: char| c.is_ascii_digit())
@@ -79,14 +79,14 @@ pub fn check_env_names(env: &[(String, String)]) -> ToolResult<()> {
 }
 
 /// A finished sandboxed run, rendered: the shaped output, then one status line.
-pub struct Executed {
+pub(crate) struct Executed {
     pub exit: Exit,
     pub text: String,
 }
 
 /// Runs `run` in the sandbox and renders its result within `budget`: the one path every tool that starts a
 /// program (run_command, the git tools) takes.
-pub fn execute(
+pub(crate) fn execute(
     ctx: &Context,
     run: &Run<'_>,
     grant: Option<&crate::proxy::Grant>,
@@ -156,7 +156,7 @@ pub fn execute(
 }
 
 /// What the run's cgroup reported, for the model: it ran out of memory, or hit the process limit.
-pub fn limits_note(ctx: &Context, ev: &crate::sandbox::cgroup::Events) -> Option<String> {
+pub(crate) fn limits_note(ctx: &Context, ev: &crate::sandbox::cgroup::Events) -> Option<String> {
     let s = ctx.sandbox.settings();
     let mut parts = Vec::new();
     if ev.oom_kills > 0 {
@@ -179,7 +179,7 @@ pub fn limits_note(ctx: &Context, ev: &crate::sandbox::cgroup::Events) -> Option
 }
 
 /// The layers for a result: said once per session and again when they change; skipped layers on every result.
-pub fn layers_note(ctx: &Context, layers: &[Layer]) -> Option<String> {
+pub(crate) fn layers_note(ctx: &Context, layers: &[Layer]) -> Option<String> {
     let summary = layers_summary(layers);
     if layers.iter().any(|l| !l.enforced) {
         return Some(summary);
@@ -188,7 +188,7 @@ pub fn layers_note(ctx: &Context, layers: &[Layer]) -> Option<String> {
 }
 
 /// One word per enforced layer, and what was skipped, so every result says how it was confined.
-pub fn layers_summary(layers: &[Layer]) -> String {
+pub(crate) fn layers_summary(layers: &[Layer]) -> String {
     let on: Vec<&str> = layers.iter().filter(|l| l.enforced).map(|l| l.name.as_str()).collect();
     let off: Vec<String> =
         layers.iter().filter(|l| !l.enforced).map(|l| format!("{} ({})", l.name, l.detail)).collect();

@@ -12,14 +12,14 @@ use crate::tools::patch::{FileReport, PatchReport};
 use crate::workspace::WorkspacePath;
 use crate::workspace::write::Existing;
 
-pub struct WriteRequest<'a> {
+pub(crate) struct WriteRequest<'a> {
     pub path: &'a str,
     pub content: &'a str,
     pub expected_version: Option<&'a str>,
     pub allow_syntax_errors: bool,
 }
 
-pub struct EditRequest<'a> {
+pub(crate) struct EditRequest<'a> {
     pub path: &'a str,
     pub edits: Vec<Edit>,
     pub expected_version: Option<&'a str>,
@@ -28,7 +28,7 @@ pub struct EditRequest<'a> {
 
 /// The structuredContent of write_file and edit_file: the file's new version, for the next expected_version.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct WriteInfo {
+pub(crate) struct WriteInfo {
     pub path: String,
     pub version: String,
     pub lines: usize,
@@ -149,7 +149,7 @@ pub(super) fn commit(
     Ok((out, WriteInfo { path: shown, version: written.version, lines }))
 }
 
-pub fn write_file(ctx: &Context, req: &WriteRequest<'_>) -> ToolResult<(String, WriteInfo)> {
+pub(crate) fn write_file(ctx: &Context, req: &WriteRequest<'_>) -> ToolResult<(String, WriteInfo)> {
     let p = ctx.ws.path(req.path)?;
     let shown = p.display();
     let old = existing(ctx, &p)?;
@@ -164,7 +164,7 @@ pub fn write_file(ctx: &Context, req: &WriteRequest<'_>) -> ToolResult<(String, 
     commit(ctx, &p, old.as_ref(), req.content, String::new(), note, 3)
 }
 
-pub fn edit_file(ctx: &Context, req: &EditRequest<'_>) -> ToolResult<(String, WriteInfo)> {
+pub(crate) fn edit_file(ctx: &Context, req: &EditRequest<'_>) -> ToolResult<(String, WriteInfo)> {
     if req.edits.is_empty() {
         return Err(ToolError::invalid("edits is empty; give at least one {old_string, new_string}"));
     }
@@ -216,7 +216,7 @@ pub fn edit_file(ctx: &Context, req: &EditRequest<'_>) -> ToolResult<(String, Wr
 }
 
 /// undo_edit: the text, and every file it put back with its new version (none when it removed the file).
-pub fn undo_edit(ctx: &Context, path: &str) -> ToolResult<(String, PatchReport)> {
+pub(crate) fn undo_edit(ctx: &Context, path: &str) -> ToolResult<(String, PatchReport)> {
     let p = ctx.ws.path(path)?;
     let shown = p.display();
     let current = existing(ctx, &p)?;

@@ -103,11 +103,11 @@ fn rel_path(ctx: &Context, p: &str) -> ToolResult<String> {
     Ok(if rel.as_os_str().is_empty() { ".".into() } else { rel.to_string_lossy().into_owned() })
 }
 
-pub fn status(ctx: &Context, cancel: &Cancel) -> ToolResult<String> {
+pub(crate) fn status(ctx: &Context, cancel: &Cancel) -> ToolResult<String> {
     Ok(git(ctx, &["status", "--short", "--branch", "--untracked-files=all"], cancel, ctx.budget(None)?)?.text)
 }
 
-pub fn diff(
+pub(crate) fn diff(
     ctx: &Context,
     path: Option<&str>,
     staged: bool,
@@ -139,7 +139,7 @@ fn is_index_line(l: &str) -> bool {
         .is_some_and(|ids| ids.contains("..") && ids.chars().all(|c| c.is_ascii_hexdigit() || c == '.'))
 }
 
-pub fn commit(ctx: &Context, message: &str, paths: &[String], cancel: &Cancel) -> ToolResult<String> {
+pub(crate) fn commit(ctx: &Context, message: &str, paths: &[String], cancel: &Cancel) -> ToolResult<String> {
     if message.trim().is_empty() {
         return Err(ToolError::invalid("message is empty; say what the change does"));
     }
@@ -190,7 +190,7 @@ fn check_branch_name(name: &str) -> ToolResult<()> {
     Ok(())
 }
 
-pub fn branch(ctx: &Context, name: &str, cancel: &Cancel) -> ToolResult<String> {
+pub(crate) fn branch(ctx: &Context, name: &str, cancel: &Cancel) -> ToolResult<String> {
     check_branch_name(name)?;
     let budget = ctx.budget(None)?;
     // Whether the branch exists is asked of git's plumbing (its exit code), never read from its messages, which
@@ -212,7 +212,7 @@ pub fn branch(ctx: &Context, name: &str, cancel: &Cancel) -> ToolResult<String> 
 }
 
 /// The identity for commits: `[user]` of ~/.gitconfig (or $XDG_CONFIG_HOME/git/config), else codebox's own.
-pub fn identity_from_config() -> (String, String) {
+pub(crate) fn identity_from_config() -> (String, String) {
     let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
     let xdg = std::env::var_os("XDG_CONFIG_HOME")
         .map(std::path::PathBuf::from)

@@ -14,17 +14,17 @@ use crate::sandbox::{Exit, Lifetime, Run};
 use crate::tools::{Cancel, Context, Progress, human_bytes};
 
 /// The longest one call may block waiting.
-pub const MAX_WAIT_SECS: u64 = 60;
+pub(crate) const MAX_WAIT_SECS: u64 = 60;
 /// How long a call with `wait_for` waits when it does not say.
 const DEFAULT_WAIT_SECS: u64 = 30;
 /// Room kept for the status line.
 const STATUS_RESERVE: usize = 400;
 /// Lines `tail` returns when asked for more than this.
-pub const MAX_TAIL_LINES: usize = 10_000;
+pub(crate) const MAX_TAIL_LINES: usize = 10_000;
 
 /// What every job result carries as structured content.
 #[derive(Debug, Clone, Serialize)]
-pub struct JobReport {
+pub(crate) struct JobReport {
     pub id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -48,11 +48,11 @@ pub struct JobReport {
 
 /// job_list's structured content.
 #[derive(Debug, Clone, Serialize)]
-pub struct JobListReport {
+pub(crate) struct JobListReport {
     pub jobs: Vec<JobReport>,
 }
 
-pub struct StartRequest<'a> {
+pub(crate) struct StartRequest<'a> {
     pub command: &'a str,
     pub cwd: Option<&'a str>,
     pub env: Vec<(String, String)>,
@@ -62,7 +62,7 @@ pub struct StartRequest<'a> {
     pub timeout_secs: Option<u64>,
 }
 
-pub struct OutputRequest<'a> {
+pub(crate) struct OutputRequest<'a> {
     pub id: &'a str,
     pub cursor: Option<u64>,
     pub wait_for: Option<&'a str>,
@@ -72,7 +72,7 @@ pub struct OutputRequest<'a> {
     pub max_output_chars: Option<usize>,
 }
 
-pub struct InputRequest<'a> {
+pub(crate) struct InputRequest<'a> {
     pub id: &'a str,
     pub text: &'a str,
     pub wait_for: Option<&'a str>,
@@ -113,7 +113,7 @@ fn first_line(s: &str) -> &str {
     s.lines().find(|l| !l.trim().is_empty()).unwrap_or(s).trim()
 }
 
-pub fn start(
+pub(crate) fn start(
     ctx: &Context,
     req: &StartRequest<'_>,
     cancel: &Cancel,
@@ -182,7 +182,7 @@ pub fn start(
     }
 }
 
-pub fn output(
+pub(crate) fn output(
     ctx: &Context,
     req: &OutputRequest<'_>,
     cancel: &Cancel,
@@ -209,7 +209,7 @@ pub fn output(
     render_read(ctx, &job, Some(from), waited, budget)
 }
 
-pub fn input(
+pub(crate) fn input(
     ctx: &Context,
     req: &InputRequest<'_>,
     cancel: &Cancel,
@@ -230,7 +230,7 @@ pub fn input(
     render_read(ctx, &job, None, waited, budget)
 }
 
-pub fn stop(ctx: &Context, id: &str) -> ToolResult<(String, JobReport)> {
+pub(crate) fn stop(ctx: &Context, id: &str) -> ToolResult<(String, JobReport)> {
     let job = ctx.session.jobs().get(id).map_err(job_error)?;
     let grace = Duration::from_secs(ctx.config.jobs.stop_grace_secs);
     let was_running = job.view().state.is_running();
@@ -245,7 +245,7 @@ pub fn stop(ctx: &Context, id: &str) -> ToolResult<(String, JobReport)> {
     Ok((text, report))
 }
 
-pub fn list(ctx: &Context) -> (String, JobListReport) {
+pub(crate) fn list(ctx: &Context) -> (String, JobListReport) {
     let jobs = ctx.session.jobs().list();
     if jobs.is_empty() {
         return ("no jobs in this session; job_start starts one".into(), JobListReport { jobs: Vec::new() });

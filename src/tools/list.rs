@@ -9,9 +9,9 @@ use crate::tools::{Cancel, Context};
 use crate::workspace::walk::WalkOptions;
 
 /// Deepest tree one call may ask for; deeper trees are better explored one subdirectory at a time.
-pub const MAX_DEPTH: usize = 10;
+pub(crate) const MAX_DEPTH: usize = 10;
 
-pub struct ListRequest<'a> {
+pub(crate) struct ListRequest<'a> {
     pub path: Option<&'a str>,
     pub depth: Option<usize>,
 }
@@ -23,7 +23,7 @@ struct Entry {
     is_symlink: bool,
 }
 
-pub fn list_directory(ctx: &Context, req: &ListRequest<'_>, cancel: &Cancel) -> ToolResult<String> {
+pub(crate) fn list_directory(ctx: &Context, req: &ListRequest<'_>, cancel: &Cancel) -> ToolResult<String> {
     let depth = req.depth.unwrap_or(2);
     if depth == 0 || depth > MAX_DEPTH {
         return Err(ToolError::invalid(format!("depth must be between 1 and {MAX_DEPTH} (default 2)")));
@@ -130,12 +130,12 @@ pub fn list_directory(ctx: &Context, req: &ListRequest<'_>, cancel: &Cancel) -> 
     Ok(out)
 }
 
-pub struct FindRequest<'a> {
+pub(crate) struct FindRequest<'a> {
     pub pattern: &'a str,
     pub path: Option<&'a str>,
 }
 
-pub fn find_files(ctx: &Context, req: &FindRequest<'_>, cancel: &Cancel) -> ToolResult<String> {
+pub(crate) fn find_files(ctx: &Context, req: &FindRequest<'_>, cancel: &Cancel) -> ToolResult<String> {
     if req.pattern.is_empty() {
         return Err(ToolError::invalid("pattern is empty; give a glob such as **/*.rs or src/*.toml"));
     }

@@ -1,18 +1,18 @@
 //! Tool implementations: domain arguments in, domain results out. No MCP types here; `src/server` adapts.
 
-pub mod capture;
-pub mod command;
-pub mod edit;
-pub mod git;
-pub mod jobs;
-pub mod list;
-pub mod network;
-pub mod output_tool;
-pub mod patch;
-pub mod read;
-pub mod run_tests;
-pub mod search;
-pub mod symbols;
+pub(crate) mod capture;
+pub(crate) mod command;
+pub(crate) mod edit;
+pub(crate) mod git;
+pub(crate) mod jobs;
+pub(crate) mod list;
+pub(crate) mod network;
+pub(crate) mod output_tool;
+pub(crate) mod patch;
+pub(crate) mod read;
+pub(crate) mod run_tests;
+pub(crate) mod search;
+pub(crate) mod symbols;
 
 use std::sync::Arc;
 
@@ -47,7 +47,7 @@ pub struct Context {
 }
 
 /// The smallest `max_output_chars` a call may ask for (`output.max_chars` in codebox.toml has the same floor).
-pub const MIN_OUTPUT_CHARS: usize = 1000;
+pub(crate) const MIN_OUTPUT_CHARS: usize = 1000;
 
 impl Context {
     /// The same context for a new client session (fresh network namespace, no jobs).
@@ -75,27 +75,27 @@ impl Context {
 }
 
 /// Formats a byte count the way results show it (`output::human_bytes`, the one formatter).
-pub fn human_bytes(n: u64) -> String {
+pub(crate) fn human_bytes(n: u64) -> String {
     crate::output::human_bytes(n)
 }
 
 /// Cancellation as the domain sees it: a flag the server sets when the client cancels the call.
 /// Blocking loops check it between units of work (files, lines), so a cancelled call stops promptly.
 #[derive(Clone, Default, Debug)]
-pub struct Cancel(Arc<std::sync::atomic::AtomicBool>);
+pub(crate) struct Cancel(Arc<std::sync::atomic::AtomicBool>);
 
 impl Cancel {
-    pub fn cancel(&self) {
+    pub(crate) fn cancel(&self) {
         self.0.store(true, std::sync::atomic::Ordering::Relaxed);
     }
-    pub fn is_cancelled(&self) -> bool {
+    pub(crate) fn is_cancelled(&self) -> bool {
         self.0.load(std::sync::atomic::Ordering::Relaxed)
     }
     /// The flag itself, for code that takes an `AtomicBool` (the search engine).
-    pub fn flag(&self) -> &std::sync::atomic::AtomicBool {
+    pub(crate) fn flag(&self) -> &std::sync::atomic::AtomicBool {
         &self.0
     }
-    pub fn check(&self) -> crate::error::ToolResult<()> {
+    pub(crate) fn check(&self) -> crate::error::ToolResult<()> {
         if self.is_cancelled() {
             Err(crate::error::ToolError::new(crate::error::ErrorKind::Cancelled, "cancelled by the client"))
         } else {
@@ -199,10 +199,10 @@ fn scratch_dir() -> Result<tempfile::TempDir, String> {
 
 /// What a long call has produced so far, for progress notifications: bytes, and the last complete line.
 #[derive(Clone, Default, Debug)]
-pub struct Progress(Arc<std::sync::Mutex<ProgressState>>);
+pub(crate) struct Progress(Arc<std::sync::Mutex<ProgressState>>);
 
 #[derive(Clone, Default, Debug)]
-pub struct ProgressState {
+pub(crate) struct ProgressState {
     pub bytes: u64,
     pub last_line: String,
     partial: Vec<u8>,
@@ -212,7 +212,7 @@ pub struct ProgressState {
 const PROGRESS_LINE_MAX: usize = 200;
 
 impl Progress {
-    pub fn add(&self, bytes: &[u8]) {
+    pub(crate) fn add(&self, bytes: &[u8]) {
         let mut s = self.0.lock().unwrap_or_else(|p| p.into_inner());
         s.bytes += bytes.len() as u64;
         for &b in bytes {
@@ -227,7 +227,7 @@ impl Progress {
             }
         }
     }
-    pub fn snapshot(&self) -> ProgressState {
+    pub(crate) fn snapshot(&self) -> ProgressState {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }

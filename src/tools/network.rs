@@ -31,12 +31,12 @@ const NO_NETWORK: &[&str] = &[
 ];
 
 /// The credentials a run gets with the proxy on.
-pub fn grant(ctx: &Context) -> Option<Grant> {
+pub(crate) fn grant(ctx: &Context) -> Option<Grant> {
     ctx.proxy.as_ref().and_then(|p| p.grant())
 }
 
 /// Lines to append to a run's result (each ending in a newline), or nothing.
-pub fn notes(ctx: &Context, grant: Option<&Grant>, failed: bool, output: &str) -> String {
+pub(crate) fn notes(ctx: &Context, grant: Option<&Grant>, failed: bool, output: &str) -> String {
     let mode = ctx.sandbox.settings().network;
     if ctx.sandbox.is_off() {
         return String::new();

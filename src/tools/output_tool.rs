@@ -9,7 +9,7 @@ const DEFAULT_CONTEXT: usize = 2;
 /// Matches shown by one call; the total is still counted.
 const MAX_MATCHES: usize = 200;
 
-pub struct ReadOutputRequest<'a> {
+pub(crate) struct ReadOutputRequest<'a> {
     pub id: &'a str,
     pub offset: Option<u64>,
     pub limit: Option<u64>,
@@ -27,7 +27,7 @@ fn spill_err(e: SpillError) -> ToolError {
     ToolError::new(kind, e.to_string())
 }
 
-pub fn read_output(ctx: &Context, req: &ReadOutputRequest<'_>) -> ToolResult<String> {
+pub(crate) fn read_output(ctx: &Context, req: &ReadOutputRequest<'_>) -> ToolResult<String> {
     let budget = ctx.budget(req.max_output_chars)?;
     let info = ctx.spill.info(req.id).ok_or_else(|| {
         // Ask the store for its own wording (unknown or evicted).

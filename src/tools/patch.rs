@@ -15,7 +15,7 @@ use crate::workspace::write::Existing;
 
 use super::edit::{existing, gate, protected};
 
-pub struct PatchRequest<'a> {
+pub(crate) struct PatchRequest<'a> {
     pub patch: &'a str,
     /// Path → version from read_file; a file whose version differs refuses the whole patch.
     pub expected_versions: BTreeMap<String, String>,
@@ -24,12 +24,12 @@ pub struct PatchRequest<'a> {
 
 /// structuredContent: each file the patch touched, its new version (none when deleted).
 #[derive(Debug, Serialize)]
-pub struct PatchReport {
+pub(crate) struct PatchReport {
     pub files: Vec<FileReport>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct FileReport {
+pub(crate) struct FileReport {
     pub path: String,
     /// added, updated, deleted (a move is the old path deleted and the new one added or updated); restored by
     /// undo_edit.
@@ -55,7 +55,7 @@ fn refuse_as(kind: ErrorKind, what: String) -> ToolError {
     ToolError::new(kind, format!("{what}\nNothing was changed: a patch applies to every file or none."))
 }
 
-pub fn apply_patch(ctx: &Context, req: &PatchRequest<'_>) -> ToolResult<(String, PatchReport)> {
+pub(crate) fn apply_patch(ctx: &Context, req: &PatchRequest<'_>) -> ToolResult<(String, PatchReport)> {
     let ops = patch::parse(req.patch).map_err(|e| refuse(format!("apply_patch: {e}")))?;
     let mut changes: Vec<Change> = Vec::new();
     // The planned text of a path an earlier op of this patch already changed.

@@ -19,11 +19,11 @@ const COUNT_SCAN_MAX: u64 = 256 << 20;
 /// Binary detection looks at this many leading bytes, as git and ripgrep do.
 const SNIFF_BYTES: usize = 8192;
 /// The most lines one call may ask for; more would never fit a result anyway.
-pub const MAX_LIMIT: u64 = 100_000;
+pub(crate) const MAX_LIMIT: u64 = 100_000;
 /// Room kept in the budget for the closing status line.
 const FOOTER_RESERVE: usize = 400;
 
-pub struct ReadRequest<'a> {
+pub(crate) struct ReadRequest<'a> {
     pub path: &'a str,
     pub offset: Option<u64>,
     pub limit: Option<u64>,
@@ -34,7 +34,7 @@ pub struct ReadRequest<'a> {
 const INLINE_MAX: u64 = 256 << 10;
 
 /// A file `read_opened` reads without opening it again.
-pub struct Opened {
+pub(crate) struct Opened {
     path: WorkspacePath,
     file: std::fs::File,
     meta: std::fs::Metadata,
@@ -42,7 +42,7 @@ pub struct Opened {
 
 /// `req`'s file, opened, when it is a regular file small enough to read inline. Errors say None: the full call
 /// reports them.
-pub fn open_small(ctx: &Context, req: &ReadRequest<'_>) -> Option<Opened> {
+pub(crate) fn open_small(ctx: &Context, req: &ReadRequest<'_>) -> Option<Opened> {
     let path = ctx.ws.path(req.path).ok()?;
     let (file, meta) = ctx.ws.open_file(&path).ok()?;
     (meta.len() <= INLINE_MAX).then_some(Opened { path, file, meta })
@@ -50,7 +50,7 @@ pub fn open_small(ctx: &Context, req: &ReadRequest<'_>) -> Option<Opened> {
 
 /// read_file's structuredContent: what a program driving the loop needs without scraping the text.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct ReadInfo {
+pub(crate) struct ReadInfo {
     pub path: String,
     /// Pass as expected_version to a write to refuse it if the file changed since.
     pub version: String,
@@ -64,12 +64,16 @@ pub struct ReadInfo {
     pub next_offset: Option<u64>,
 }
 
-pub fn read_file(ctx: &Context, req: &ReadRequest<'_>) -> ToolResult<(String, ReadInfo)> {
+pub(crate) fn read_file(ctx: &Context, req: &ReadRequest<'_>) -> ToolResult<(String, ReadInfo)> {
     read_opened(ctx, req, None)
 }
 
 /// read_file, from the file `opened` when given (it must be `req`'s).
-pub fn read_opened(ctx: &Context, req: &ReadRequest<'_>, opened: Option<Opened>) -> ToolResult<(String, ReadInfo)> {
+pub(crate) fn read_opened(
+    ctx: &Context,
+    req: &ReadRequest<'_>,
+    opened: Option<Opened>,
+) -> ToolResult<(String, ReadInfo)> {
     let offset = req.offset.unwrap_or(1);
     if offset == 0 {
         return Err(ToolError::invalid("offset is 1-based: the first line is offset=1"));

@@ -13,7 +13,7 @@ use crate::testrun::{self, Framework, REPEAT_THRESHOLD};
 use crate::tools::capture::Capture;
 use crate::tools::{Cancel, Context, Progress};
 
-pub struct TestRequest<'a> {
+pub(crate) struct TestRequest<'a> {
     pub path: Option<&'a str>,
     pub filter: Option<&'a str>,
     pub command: Option<&'a str>,
@@ -21,7 +21,7 @@ pub struct TestRequest<'a> {
 
 /// The structured result (structuredContent); the text rendering says the same in fewer tokens.
 #[derive(Debug, Clone, Serialize)]
-pub struct TestRun {
+pub(crate) struct TestRun {
     pub status: Status,
     pub framework: String,
     pub command: Vec<String>,
@@ -44,7 +44,7 @@ const MAX_LISTED: usize = 20;
 /// Raw output kept in memory for the parsers (the spill keeps more).
 const PARSE_MAX: usize = 64 << 20;
 
-pub fn run_tests(
+pub(crate) fn run_tests(
     ctx: &Context,
     req: &TestRequest<'_>,
     cancel: &Cancel,
@@ -209,11 +209,7 @@ pub fn run_tests(
     let status = match &outcome.exit {
         Exit::TimedOut(_) => Status::Timeout,
         Exit::Cancelled => return Err(ToolError::new(ErrorKind::Cancelled, "cancelled by the client")),
-        _ if parsed.counts.failed > 0 || !parsed.failures.is_empty() => Status::Failed,
-        _ if !parsed.build_errors.is_empty() => Status::Error,
-        _ if exit_ok => Status::Passed,
-        // A non-zero exit with nothing recognised: the runner could not build or collect.
-        _ => Status::Error,
+        _ => parsed.status(exit_ok),
     };
     let signature = if matches!(status, Status::Failed | Status::Error) { testrun::signature(&parsed) } else { None };
     let same = ctx

@@ -5,7 +5,7 @@ use crate::search::{self, Case, Output, Query};
 use crate::tools::{Cancel, Context};
 use crate::workspace::walk::WalkOptions;
 
-pub struct SearchRequest<'a> {
+pub(crate) struct SearchRequest<'a> {
     pub pattern: &'a str,
     pub path: Option<&'a str>,
     pub glob: Vec<String>,
@@ -25,9 +25,9 @@ pub struct SearchRequest<'a> {
 const MAX_PER_FILE: usize = 20;
 const DEFAULT_CONTENT_RESULTS: usize = 100;
 const DEFAULT_LIST_RESULTS: usize = 500;
-pub const MAX_CONTEXT: usize = 10;
-pub const MAX_RESULTS: usize = 10_000;
-pub fn search(ctx: &Context, req: &SearchRequest<'_>, cancel: &Cancel) -> ToolResult<String> {
+pub(crate) const MAX_CONTEXT: usize = 10;
+pub(crate) const MAX_RESULTS: usize = 10_000;
+pub(crate) fn search(ctx: &Context, req: &SearchRequest<'_>, cancel: &Cancel) -> ToolResult<String> {
     if req.pattern.is_empty() {
         return Err(ToolError::invalid("pattern is empty"));
     }

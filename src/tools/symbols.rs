@@ -23,12 +23,12 @@ const MAX_REF_FILES: usize = 30;
 const MAX_REF_LINES: usize = 200;
 const MAX_REFS_PER_FILE: usize = 20;
 /// repo_map's budget when the call gives none, and its bounds.
-pub const MAP_DEFAULT_CHARS: usize = 6000;
-pub const MAP_MAX_CHARS: usize = 100_000;
+pub(crate) const MAP_DEFAULT_CHARS: usize = 6000;
+pub(crate) const MAP_MAX_CHARS: usize = 100_000;
 // Where edit_symbol puts `body`: in place of the symbol (the default), or as new source before or after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum Position {
+pub(crate) enum Position {
     #[default]
     Replace,
     Before,
@@ -128,7 +128,7 @@ fn outline_lines(out: &mut String, syms: &[Symbol], indent: usize) {
     }
 }
 
-pub fn outline(ctx: &Context, path: &str, cancel: &Cancel) -> ToolResult<String> {
+pub(crate) fn outline(ctx: &Context, path: &str, cancel: &Cancel) -> ToolResult<String> {
     let snap = snapshot(ctx, Some(path), cancel)?;
     let budget = ctx.budget(None)?;
     let single = ctx.ws.dir_path(&ctx.ws.path(path)?).is_err();
@@ -216,13 +216,13 @@ fn closest_names(snap: &Snapshot, q: &NameQuery) -> Vec<String> {
     parts
 }
 
-pub struct FindRequest<'a> {
+pub(crate) struct FindRequest<'a> {
     pub name: &'a str,
     pub path: Option<&'a str>,
     pub include_body: bool,
 }
 
-pub fn find_symbol(ctx: &Context, req: &FindRequest<'_>, cancel: &Cancel) -> ToolResult<String> {
+pub(crate) fn find_symbol(ctx: &Context, req: &FindRequest<'_>, cancel: &Cancel) -> ToolResult<String> {
     let q = NameQuery::new(req.name);
     if q.last().is_empty() {
         return Err(ToolError::invalid("name has no characters; give a symbol name such as parse or Parser.parse"));
@@ -278,7 +278,7 @@ pub fn find_symbol(ctx: &Context, req: &FindRequest<'_>, cancel: &Cancel) -> Too
     Ok(super::capture::fit(ctx, &out, ctx.budget(None)?))
 }
 
-pub fn find_references(ctx: &Context, name: &str, path: Option<&str>, cancel: &Cancel) -> ToolResult<String> {
+pub(crate) fn find_references(ctx: &Context, name: &str, path: Option<&str>, cancel: &Cancel) -> ToolResult<String> {
     let q = NameQuery::new(name);
     let ident = q.last().to_string();
     if ident.is_empty() {
@@ -360,7 +360,12 @@ pub fn find_references(ctx: &Context, name: &str, path: Option<&str>, cancel: &C
     Ok(super::capture::fit(ctx, &out, ctx.budget(None)?))
 }
 
-pub fn repo_map(ctx: &Context, focus: &[String], max_chars: Option<usize>, cancel: &Cancel) -> ToolResult<String> {
+pub(crate) fn repo_map(
+    ctx: &Context,
+    focus: &[String],
+    max_chars: Option<usize>,
+    cancel: &Cancel,
+) -> ToolResult<String> {
     // A budget outside the bounds is brought within them (and the result says so): a map is useful at any size.
     let asked = max_chars.unwrap_or(MAP_DEFAULT_CHARS);
     let max = asked.clamp(crate::tools::MIN_OUTPUT_CHARS, MAP_MAX_CHARS);
@@ -422,7 +427,7 @@ pub fn repo_map(ctx: &Context, focus: &[String], max_chars: Option<usize>, cance
     Ok(out)
 }
 
-pub struct EditSymbolRequest<'a> {
+pub(crate) struct EditSymbolRequest<'a> {
     pub path: &'a str,
     pub name: &'a str,
     pub body: &'a str,
@@ -475,7 +480,7 @@ fn is_preamble(line: &str) -> bool {
     ["#[", "@", "///", "//", "/**", "/*", "*", "#!["].iter().any(|p| t.starts_with(p)) && !t.is_empty()
 }
 
-pub fn edit_symbol(ctx: &Context, req: &EditSymbolRequest<'_>) -> ToolResult<String> {
+pub(crate) fn edit_symbol(ctx: &Context, req: &EditSymbolRequest<'_>) -> ToolResult<String> {
     let position = req.position;
     if req.body.trim().is_empty() {
         return Err(ToolError::invalid(

@@ -6,8 +6,8 @@
 //! and then reopens it by name.
 
 mod resolve;
-pub mod walk;
-pub mod write;
+pub(crate) mod walk;
+pub(crate) mod write;
 
 use std::fs::{File, Metadata};
 use std::hash::Hasher;
@@ -20,7 +20,7 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 
-pub use resolve::Resolver;
+pub(crate) use resolve::Resolver;
 
 use crate::error::{ErrorKind, ToolError, ToolResult};
 
@@ -255,17 +255,17 @@ impl Workspace {
 
 /// Files up to this size are versioned by a hash of their content. Larger files by size, mtime and inode:
 /// hashing gigabytes on every read would cost seconds.
-pub const CONTENT_VERSION_MAX: u64 = 8 << 20;
+pub(crate) const CONTENT_VERSION_MAX: u64 = 8 << 20;
 
 /// The version of a file's content: 12 hex digits of a hash. Writes compare it to refuse stale edits.
-pub fn content_version(bytes: &[u8]) -> String {
+pub(crate) fn content_version(bytes: &[u8]) -> String {
     let mut h = std::hash::DefaultHasher::new();
     h.write(bytes);
     format!("{:012x}", h.finish() & 0xffff_ffff_ffff)
 }
 
 /// The version of a file too large to hash on every read.
-pub fn meta_version(meta: &Metadata) -> String {
+pub(crate) fn meta_version(meta: &Metadata) -> String {
     use std::os::unix::fs::MetadataExt;
     let mut h = std::hash::DefaultHasher::new();
     for v in [meta.len(), meta.ino(), meta.mtime() as u64, meta.mtime_nsec() as u64] {
@@ -275,7 +275,7 @@ pub fn meta_version(meta: &Metadata) -> String {
 }
 
 /// The version read_file reports and writes check: content hash for files up to `CONTENT_VERSION_MAX`.
-pub fn version_of(bytes: &[u8], meta: &Metadata) -> String {
+pub(crate) fn version_of(bytes: &[u8], meta: &Metadata) -> String {
     if bytes.len() as u64 <= CONTENT_VERSION_MAX { content_version(bytes) } else { meta_version(meta) }
 }
 

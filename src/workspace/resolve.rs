@@ -139,7 +139,7 @@ fn push_components(todo: &mut VecDeque<OsString>, path: &Path, front: bool) -> R
 }
 
 /// The absolute path the kernel has for an open fd (used to hand a verified directory to path-based walkers).
-pub fn fd_path(fd: BorrowedFd<'_>) -> Result<std::path::PathBuf, Errno> {
+pub(super) fn fd_path(fd: BorrowedFd<'_>) -> Result<std::path::PathBuf, Errno> {
     let link = format!("/proc/self/fd/{}", fd.as_raw_fd());
     let target = nix::fcntl::readlink(Path::new(&link))?;
     Ok(std::path::PathBuf::from(OsStr::from_bytes(target.as_bytes())))

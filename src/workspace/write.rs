@@ -48,6 +48,13 @@ struct Place {
     rel: PathBuf,
 }
 
+/// Whether a write may create the missing directories above its file.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Parents {
+    Create,
+    MustExist,
+}
+
 impl Workspace {
     /// Refuses paths codebox never writes: anything inside a `.git` directory (hooks, config, objects, refs),
     /// and the configured protected paths. Checked on the path as given and on the path as resolved, so a
@@ -95,8 +102,8 @@ impl Workspace {
     }
 
     /// Resolves where `p` lives. An existing target that is a symlink (inside the workspace) is followed to the
-    /// file it names; missing parent directories are created when `create_dirs`.
-    fn place(&self, p: &WorkspacePath, create_dirs: bool, protected: &[String]) -> ToolResult<Place> {
+    /// file it names; missing parent directories are created with `Parents::Create`.
+    fn place(&self, p: &WorkspacePath, dirs: Parents, protected: &[String]) -> ToolResult<Place> {
         if p.is_root() {
             return Err(ToolError::invalid("path names the workspace root; give a file path"));
         }
@@ -125,7 +132,7 @@ impl Workspace {
                 (lexical.parent().map(Path::to_path_buf).unwrap_or_default(), name)
             }
         };
-        let dir = self.open_dir_creating(&dir_rel, create_dirs, p)?;
+        let dir = self.open_dir_creating(&dir_rel, dirs, p)?;
         let dir_real = super::resolve::fd_path(dir.as_fd()).map_err(|e| self.map_errno(p, e))?;
         let dir_real_rel = dir_real.strip_prefix(&self.root_real).map_err(|_| self.outside(&p.display()))?;
         let rel = dir_real_rel.join(&name);
@@ -135,11 +142,11 @@ impl Workspace {
 
     /// Opens a directory beneath the root, creating missing components one at a time (each `mkdirat` relative
     /// to a directory fd that was itself resolved beneath the root).
-    fn open_dir_creating(&self, rel: &Path, create: bool, shown: &WorkspacePath) -> ToolResult<OwnedFd> {
+    fn open_dir_creating(&self, rel: &Path, dirs: Parents, shown: &WorkspacePath) -> ToolResult<OwnedFd> {
         let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY;
         match self.resolver.open(self.root_fd.as_fd(), rel, flags, Mode::empty()) {
             Ok(fd) => return Ok(fd),
-            Err(Errno::ENOENT) if create => {}
+            Err(Errno::ENOENT) if dirs == Parents::Create => {}
             Err(Errno::ENOENT) => {
                 return Err(ToolError::new(
                     ErrorKind::NotFound,
@@ -170,7 +177,7 @@ impl Workspace {
 
     /// Reads a file for editing, refusing what a write would refuse (protected paths, hard links).
     pub fn read_for_edit(&self, p: &WorkspacePath, protected: &[String]) -> ToolResult<Existing> {
-        let place = self.place(p, false, protected)?;
+        let place = self.place(p, Parents::MustExist, protected)?;
         let fd = nix::fcntl::openat(
             place.dir.as_fd(),
             place.name.as_os_str(),
@@ -188,7 +195,7 @@ impl Workspace {
         content: &[u8],
         protected: &[String],
     ) -> ToolResult<(Written, Option<Existing>)> {
-        let place = self.place(p, true, protected)?;
+        let place = self.place(p, Parents::Create, protected)?;
         sweep_leftovers(place.dir.as_fd());
         let before = match nix::fcntl::openat(
             place.dir.as_fd(),
@@ -226,7 +233,7 @@ impl Workspace {
 
     /// Removes a file codebox created (for undo of a creation).
     pub fn remove_file(&self, p: &WorkspacePath, protected: &[String]) -> ToolResult<()> {
-        let place = self.place(p, false, protected)?;
+        let place = self.place(p, Parents::MustExist, protected)?;
         nix::unistd::unlinkat(place.dir.as_fd(), place.name.as_os_str(), nix::unistd::UnlinkatFlags::NoRemoveDir)
             .map_err(|e| self.map_errno(p, e))
     }

@@ -1,6 +1,9 @@
 //! One integration-test binary: the real server over stdio and HTTP, driven through an rmcp client.
 //! Each module names the issue and the ATTACKS.md rows it guards.
 
+// A test binary has no public surface: its helpers are `pub` for the sibling modules.
+#![allow(unreachable_pub)]
+
 mod harness;
 
 mod agent;
