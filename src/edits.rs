@@ -555,15 +555,22 @@ fn uniform_shift<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Option<
     Some(found.unwrap_or(Shift::Keep))
 }
 
-/// `new_string` with `shift` applied to its non-blank lines (the first one left alone if `skip_first`), or `None`
+/// Whether the first line of `new_string` is re-based with the others, or goes in as sent (copied from mid-line).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FirstLine {
+    Shifted,
+    AsSent,
+}
+
+/// `new_string` with `shift` applied to its non-blank lines (the first one left alone with `FirstLine::AsSent`), or `None`
 /// when a line to de-indent does not carry the indentation to remove.
-fn apply_shift(new: &str, shift: Shift, skip_first: bool) -> Option<String> {
+fn apply_shift(new: &str, shift: Shift, first: FirstLine) -> Option<String> {
     let mut out = String::with_capacity(new.len() + 16);
     for (k, line) in new.split('\n').enumerate() {
         if k > 0 {
             out.push('\n');
         }
-        if (k == 0 && skip_first) || line.trim().is_empty() {
+        if (k == 0 && first == FirstLine::AsSent) || line.trim().is_empty() {
             out.push_str(line);
             continue;
         }
@@ -601,7 +608,7 @@ fn line_replacement(
     let file_lines: Vec<&str> = (s..=last).map(|i| lines.content(i)).collect();
     let pairs = || shape.lines.iter().copied().zip(file_lines.iter().copied());
     if let Some(shift) = uniform_shift(pairs()) {
-        return match apply_shift(new, shift, false) {
+        return match apply_shift(new, shift, FirstLine::Shifted) {
             Some(text) => (Replacement { start, end, text }, shift.delta()),
             None => as_sent(start),
         };
@@ -611,7 +618,7 @@ fn line_replacement(
     if !first_model.trim().is_empty() && leading_ws(first_model).is_empty() && first_indent > 0 {
         // The model copied old_string starting after the first line's indentation, as an exact match may.
         if let Some(shift) = uniform_shift(pairs().skip(1))
-            && let Some(text) = apply_shift(new, shift, true)
+            && let Some(text) = apply_shift(new, shift, FirstLine::AsSent)
         {
             start += first_indent;
             return (Replacement { start, end, text }, shift.delta());
@@ -647,7 +654,7 @@ pub(crate) fn seek_lines(file: &[&str], from: usize, want: &[&str]) -> Option<(S
 /// an indentation or punctuation match; unchanged when no single shift fits.
 pub(crate) fn rebase_lines(old: &[&str], found: &[&str], new: &[String]) -> Vec<String> {
     let Some(shift) = uniform_shift(old.iter().copied().zip(found.iter().copied())) else { return new.to_vec() };
-    match apply_shift(&new.join("\n"), shift, false) {
+    match apply_shift(&new.join("\n"), shift, FirstLine::Shifted) {
         Some(text) if !new.is_empty() => text.split('\n').map(str::to_string).collect(),
         _ => new.to_vec(),
     }

@@ -164,7 +164,7 @@ fn parse_codex(lines: &[&str]) -> Result<Vec<FileOp>, String> {
             while i < end && !is_op(lines[i]) {
                 i += 1;
             }
-            let hunks = parse_hunks(&lines[start..i], start + 1, true)?;
+            let hunks = parse_hunks(&lines[start..i], start + 1, Format::Codex)?;
             if hunks.is_empty() && move_to.is_none() {
                 return Err(format!("patch line {no}: `*** Update File: {path}` has no hunk (`@@` and changed lines)"));
             }
@@ -194,9 +194,17 @@ fn next_is_op_or_end(lines: &[&str], i: usize, end: usize) -> bool {
     lines[i..end].iter().find(|l| !l.trim().is_empty()).is_none_or(|l| is_op(l))
 }
 
+/// Which patch format a file's hunks are in.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Format {
+    /// Codex's: the first hunk may start without an `@@` line.
+    Codex,
+    Unified,
+}
+
 /// The hunks of one file: `@@` lines start hunks (the first may have none in Codex's format); ` `, `-`, `+`
 /// lines fill them.
-fn parse_hunks(lines: &[&str], first_no: usize, codex: bool) -> Result<Vec<Hunk>, String> {
+fn parse_hunks(lines: &[&str], first_no: usize, format: Format) -> Result<Vec<Hunk>, String> {
     let mut hunks: Vec<Hunk> = Vec::new();
     let mut cur: Option<Hunk> = None;
     // Blank lines are kept as empty context only when more hunk lines follow: at the end they are separators.
@@ -242,7 +250,7 @@ fn parse_hunks(lines: &[&str], first_no: usize, codex: bool) -> Result<Vec<Hunk>
         }
         let h = match cur.as_mut() {
             Some(h) => h,
-            None if codex => cur.insert(Hunk { patch_line: no, ..Default::default() }),
+            None if format == Format::Codex => cur.insert(Hunk { patch_line: no, ..Default::default() }),
             None => return Err(format!("patch line {no}: a hunk line before any `@@ -a,b +c,d @@` header: {raw:?}")),
         };
         for _ in 0..std::mem::take(&mut pending_blank) {
@@ -304,7 +312,7 @@ fn parse_unified(lines: &[&str]) -> Result<Vec<FileOp>, String> {
         {
             i += 1;
         }
-        let hunks = parse_hunks(&lines[start..i], start + 1, false)?;
+        let hunks = parse_hunks(&lines[start..i], start + 1, Format::Unified)?;
         let (old, new) = (diff_path(old), diff_path(new));
         match (old, new) {
             (None, None) => return Err(format!("patch line {}: both sides are /dev/null", start - 1)),

@@ -63,6 +63,13 @@ pub(crate) struct FileHits {
     pub kept_matches: usize,
 }
 
+/// A kept line is a match, or context around one.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LineKind {
+    Match,
+    Context,
+}
+
 pub(crate) struct Report {
     pub files: Vec<FileHits>,
     pub total_matches: u64,
@@ -158,7 +165,8 @@ struct Collect<'a, 'q> {
 }
 
 impl Collect<'_, '_> {
-    fn keep(&mut self, number: u64, bytes: &[u8], is_match: bool) {
+    fn keep(&mut self, number: u64, bytes: &[u8], kind: LineKind) {
+        let is_match = kind == LineKind::Match;
         if self.pending_break && !self.hits.lines.is_empty() {
             self.hits.lines.push(None);
         }
@@ -192,7 +200,7 @@ impl Sink for Collect<'_, '_> {
             self.hits.kept_matches += 1;
             let first = mat.line_number().unwrap_or(0);
             for (i, l) in mat.lines().enumerate() {
-                self.keep(first + i as u64, l, true);
+                self.keep(first + i as u64, l, LineKind::Match);
             }
         }
         Ok(true)
@@ -205,7 +213,7 @@ impl Sink for Collect<'_, '_> {
             && !after_cap
             && (self.hits.kept_matches < self.q.max_per_file || *ctx.kind() == SinkContextKind::After)
         {
-            self.keep(ctx.line_number().unwrap_or(0), ctx.bytes(), false);
+            self.keep(ctx.line_number().unwrap_or(0), ctx.bytes(), LineKind::Context);
         }
         Ok(true)
     }

@@ -61,7 +61,7 @@ impl Resolver {
 /// The fallback: resolves one component at a time from the root fd, following symlinks by hand.
 fn walk_open(root: BorrowedFd<'_>, rel: &Path, flags: OFlag, mode: Mode) -> Result<OwnedFd, Errno> {
     let mut todo: VecDeque<OsString> = VecDeque::new();
-    push_components(&mut todo, rel, false)?;
+    push_components(&mut todo, rel, Queue::Back)?;
     // `stack[0]` is the root; `..` pops, and popping the root means leaving the workspace.
     let mut stack: Vec<OwnedFd> =
         vec![openat(root, ".", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())?];
@@ -98,7 +98,7 @@ fn walk_open(root: BorrowedFd<'_>, rel: &Path, flags: OFlag, mode: Mode) -> Resu
                     return Err(Errno::ELOOP);
                 }
                 let target = readlinkat(cur, name.as_os_str())?;
-                push_components(&mut todo, Path::new(&target), true)?;
+                push_components(&mut todo, Path::new(&target), Queue::Front)?;
                 continue;
             }
         }
@@ -117,8 +117,16 @@ fn walk_open(root: BorrowedFd<'_>, rel: &Path, flags: OFlag, mode: Mode) -> Resu
     unreachable!("the loop returns at the last component")
 }
 
+/// Where a path's components join the queue of those still to walk.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Queue {
+    /// Next: a symlink's target replaces the link.
+    Front,
+    Back,
+}
+
 /// Queues `path`'s components (at the front when they come from a symlink target). Absolute targets leave the root.
-fn push_components(todo: &mut VecDeque<OsString>, path: &Path, front: bool) -> Result<(), Errno> {
+fn push_components(todo: &mut VecDeque<OsString>, path: &Path, at: Queue) -> Result<(), Errno> {
     let mut parts = Vec::new();
     for c in path.components() {
         match c {
@@ -128,7 +136,7 @@ fn push_components(todo: &mut VecDeque<OsString>, path: &Path, front: bool) -> R
             Component::Normal(n) => parts.push(n.to_os_string()),
         }
     }
-    if front {
+    if at == Queue::Front {
         for p in parts.into_iter().rev() {
             todo.push_front(p);
         }
