@@ -98,32 +98,20 @@ pub(crate) fn parse_go_json(stdout: &str, stderr: &str) -> Parsed {
                 if parent && msg.is_empty() {
                     continue;
                 }
-                p.counts.failed += 1;
-                push_failure(
-                    &mut p.failures,
-                    Failure {
-                        id: id_of(pkg, name),
-                        file,
-                        line,
-                        message: if msg.is_empty() { "failed".into() } else { msg },
-                    },
-                );
+                count_failure(&mut p, id_of(pkg, name), Location { file, line, column: None }, msg, "failed");
             }
             // Started but never finished: the package binary died (panic elsewhere, timeout).
             None if !parent && pkg_result.get(pkg).map(String::as_str) == Some("fail") => {
                 failing_pkgs.insert(pkg.clone());
                 let GoFailure { message: msg, at: Location { file, line, .. } } = go_test_message(&t.output);
                 let pkg_msg = go_package_message(pkg_output.get(pkg).map(Vec::as_slice).unwrap_or(&[]));
-                p.counts.failed += 1;
                 let message = cap_message(&[msg, pkg_msg]);
-                push_failure(
-                    &mut p.failures,
-                    Failure {
-                        id: id_of(pkg, name),
-                        file,
-                        line,
-                        message: if message.is_empty() { "did not finish".into() } else { message },
-                    },
+                count_failure(
+                    &mut p,
+                    id_of(pkg, name),
+                    Location { file, line, column: None },
+                    message,
+                    "did not finish",
                 );
             }
             _ => {}
@@ -204,6 +192,13 @@ pub(crate) fn parse_go_json(stdout: &str, stderr: &str) -> Parsed {
 }
 
 /// A Go test's own output → (message, file, line).
+/// Counts a failed test and keeps its report; `fallback` stands in for an empty message.
+fn count_failure(p: &mut Parsed, id: String, at: Location, message: String, fallback: &str) {
+    p.counts.failed += 1;
+    let message = if message.is_empty() { fallback.to_string() } else { message };
+    push_failure(&mut p.failures, Failure { id, file: at.file, line: at.line, message });
+}
+
 /// A failed test's message and where it failed.
 struct GoFailure {
     message: String,
