@@ -5,6 +5,7 @@ mod harness;
 
 mod agent;
 mod confine;
+mod deploy;
 
 mod edit;
 mod files;
