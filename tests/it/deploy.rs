@@ -115,9 +115,7 @@ async fn sigterm_lets_the_call_in_flight_finish_then_stops_the_jobs() {
     });
     let writer = {
         let fifo = fifo.clone();
-        tokio::task::spawn_blocking(move || std::fs::OpenOptions::new().write(true).open(fifo).unwrap())
-            .await
-            .unwrap()
+        tokio::task::spawn_blocking(move || std::fs::OpenOptions::new().write(true).open(fifo).unwrap()).await.unwrap()
     };
 
     let pid = nix::unistd::Pid::from_raw(s.child.id().unwrap() as i32);
@@ -152,5 +150,9 @@ async fn sigterm_lets_the_call_in_flight_finish_then_stops_the_jobs() {
         .expect("codebox exits once drained")
         .unwrap();
     assert!(status.success(), "{status:?}");
-    assert!(all_exit_within(&job_fds, Duration::from_secs(20)), "the job outlived codebox: {:?}", host_processes_with(&m));
+    assert!(
+        all_exit_within(&job_fds, Duration::from_secs(20)),
+        "the job outlived codebox: {:?}",
+        host_processes_with(&m)
+    );
 }
