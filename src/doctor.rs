@@ -152,11 +152,15 @@ fn container_fix(layer: &str, detail: &str) -> Option<&'static str> {
             "the node allows no user namespaces (sysctl user.max_user_namespaces=0): raise it on the host; no \
              container flag can",
         ),
-        "user namespaces" | "cmd: namespaces" | "cmd: sandbox" if eperm && detail.contains("namespace") => Some(
-            "the runtime's seccomp profile forbids unshare without CAP_SYS_ADMIN (Docker's and containerd's \
+        "user namespaces" | "cmd: namespaces" | "cmd: sandbox"
+            if eperm && (detail.contains("namespace") || detail.contains("unshare")) =>
+        {
+            Some(
+                "the runtime's seccomp profile forbids unshare without CAP_SYS_ADMIN (Docker's and containerd's \
              default): run with a profile from deploy/container/seccomp-profile (--security-opt seccomp=FILE, \
              Kubernetes seccompProfile type Localhost), or podman's default profile, which allows it",
-        ),
+            )
+        }
         "cmd: root" | "cmd: filesystem" if detail.contains("Permission denied") => Some(
             "an AppArmor profile forbids mount and pivot_root (docker-default): --security-opt apparmor=unconfined, \
              Kubernetes securityContext.appArmorProfile type Unconfined",
@@ -306,7 +310,8 @@ fn in_child(what: &str, f: fn() -> i32) -> Status {
 fn hint(what: &str) -> &'static str {
     match what {
         "user namespaces" => {
-            "enable kernel.unprivileged_userns_clone=1 / user.max_user_namespaces>0; in Docker run with --security-opt seccomp=unconfined or a profile allowing unshare"
+            "enable kernel.unprivileged_userns_clone=1 / user.max_user_namespaces>0; in a container, a seccomp profile \
+             allowing unshare (deploy/container/seccomp-profile makes one)"
         }
         _ => "needs CONFIG_SECCOMP_FILTER; in a container, the runtime's own filter may forbid nested filters",
     }

@@ -95,7 +95,7 @@ async def main():
             expect("S8 TIOCSTI refused", "INJECTED" not in out and "tiocsti" in out, out)
 
             out = await sh("cat /proc/1/cmdline | tr '\\0' ' '; echo; grep -l [s]erve /proc/[0-9]*/cmdline; "
-                           "ls -d /proc/[0-9]* | wc -l; env; cat /run/secrets/codebox-token; "
+                           "ls -d /proc/[0-9]* | wc -l; env; cat /var/lib/codebox/token; "
                            "grep -E '^(CapEff|NoNewPrivs)' /proc/self/status")
             expect("S9/S12 codebox's process invisible; S13 no token in the environment or on disk; "
                    "S10 no capabilities, no_new_privs",
