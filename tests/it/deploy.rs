@@ -2,6 +2,7 @@
 //! drain on SIGTERM (readiness fails, new requests get 503, the call in flight finishes and its answer arrives,
 //! then the sessions end and their jobs with them).
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -108,14 +109,25 @@ async fn sigterm_lets_the_call_in_flight_finish_then_stops_the_jobs() {
     // The call blocks reading the FIFO; opening its other end returns once the command has opened it, so the
     // call is in flight when the signal comes.
     let peer = c.peer().clone();
-    let in_flight = tokio::spawn(async move {
+    let mut in_flight = tokio::spawn(async move {
         let args = json!({"command": "read -r word < drain.fifo; echo \"finished $word\""});
         let serde_json::Value::Object(map) = args else { unreachable!() };
         peer.call_tool(rmcp::model::CallToolRequestParams::new("run_command").with_arguments(map)).await
     });
-    let writer = {
+    let opening = {
         let fifo = fifo.clone();
-        tokio::task::spawn_blocking(move || std::fs::OpenOptions::new().write(true).open(fifo).unwrap()).await.unwrap()
+        tokio::task::spawn_blocking(move || std::fs::OpenOptions::new().write(true).open(fifo).unwrap())
+    };
+    let writer = tokio::select! {
+        w = opening => w.unwrap(),
+        ended = &mut in_flight => {
+            // The command never opened the FIFO: open its reading end here so the blocked open above returns.
+            let _reader = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&fifo);
+            panic!("the call ended before it read the FIFO: {ended:?}");
+        }
     };
 
     let pid = nix::unistd::Pid::from_raw(s.child.id().unwrap() as i32);
