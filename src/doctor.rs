@@ -95,7 +95,87 @@ pub fn probe(root: &Path, settings: &crate::config::SandboxSettings) -> Report {
     }
     layers.push(network_layer(settings));
     layers.push(cgroup_layer(strict));
+    if let Some(runtime) = container() {
+        for l in &mut layers {
+            if let Status::Missing(text) = &mut l.status
+                && let Some(flag) = container_fix(&l.name, text)
+            {
+                text.push_str(&format!(". In a container: {flag}"));
+            }
+        }
+        layers.insert(
+            0,
+            Layer {
+                name: "container".into(),
+                required: false,
+                status: Status::Available(format!(
+                    "{runtime}: the run flags under which every layer holds are in deploy/container/README.md"
+                )),
+            },
+        );
+    }
     Report { layers }
+}
+
+/// The container runtime codebox runs under, if it can tell: podman and Docker leave a marker file, Kubernetes
+/// sets its service variables, and systemd-style runtimes set `container`.
+fn container() -> Option<String> {
+    let kubernetes = std::env::var_os("KUBERNETES_SERVICE_HOST").is_some();
+    let runtime = if Path::new("/run/.containerenv").exists() {
+        Some("podman")
+    } else if Path::new("/.dockerenv").exists() {
+        Some("Docker")
+    } else {
+        None
+    };
+    match (kubernetes, runtime) {
+        (true, _) => Some("in a Kubernetes pod".into()),
+        (false, Some(r)) => Some(format!("in a {r} container")),
+        (false, None) => {
+            std::env::var("container").ok().filter(|v| !v.is_empty()).map(|v| format!("in a {v} container"))
+        }
+    }
+}
+
+/// The run flag (podman/Docker) and pod setting (Kubernetes) that gives a container what a missing layer needs.
+fn container_fix(layer: &str, detail: &str) -> Option<&'static str> {
+    let eperm = detail.contains("Operation not permitted");
+    match layer {
+        // A fresh procfs may be mounted only where the container's /proc is fully visible (the kernel's
+        // mount_too_revealing check): the runtime's masks over /proc/kcore, /proc/sys and the like forbid it.
+        "cmd: proc" => Some(
+            "the runtime masks parts of /proc, which forbids mounting a fresh one: podman run --security-opt \
+             unmask=/proc/*, docker run --security-opt systempaths=unconfined, Kubernetes securityContext.procMount: \
+             Unmasked (with hostUsers: false)",
+        ),
+        "user namespaces" | "cmd: namespaces" if detail.contains("No space left") => Some(
+            "the node allows no user namespaces (sysctl user.max_user_namespaces=0): raise it on the host; no \
+             container flag can",
+        ),
+        "user namespaces" | "cmd: namespaces" | "cmd: sandbox"
+            if eperm && (detail.contains("namespace") || detail.contains("unshare")) =>
+        {
+            Some(
+                "the runtime's seccomp profile forbids unshare without CAP_SYS_ADMIN (Docker's and containerd's \
+             default): run with a profile from deploy/container/seccomp-profile (--security-opt seccomp=FILE, \
+             Kubernetes seccompProfile type Localhost), or podman's default profile, which allows it",
+            )
+        }
+        "cmd: root" | "cmd: filesystem" if detail.contains("Permission denied") => Some(
+            "an AppArmor profile forbids mount and pivot_root (docker-default): --security-opt apparmor=unconfined, \
+             Kubernetes securityContext.appArmorProfile type Unconfined",
+        ),
+        "landlock" | "cmd: landlock" => Some(
+            "the node's kernel lacks landlock, or the runtime's seccomp profile predates it and answers ENOSYS: run \
+             with a profile from deploy/container/seccomp-profile",
+        ),
+        "cmd: cgroup" | "cgroups" if nix::unistd::geteuid().is_root() => Some(
+            "the container's cgroup filesystem is read-only to codebox: run as the image's non-root user (the \
+             default; RLIMIT_NPROC and RLIMIT_AS then bound each command, and the container's own --memory and \
+             --pids-limit bound them all)",
+        ),
+        _ => None,
+    }
 }
 
 /// Whether each command can get a cgroup (memory, pids, cpu); as root in strict mode it is required, because
@@ -162,9 +242,12 @@ fn command_layers(ws: &Workspace, settings: &crate::config::SandboxSettings, str
             false
         }
     }
+    // As for the machine's cgroups: strict mode refuses a command without its cgroup only as root (see
+    // cgroup_layer); any other user's commands are bounded by rlimits.
+    let root = nix::unistd::geteuid().is_root();
     let to_layer = |l: &crate::sandbox::Layer| Layer {
         name: format!("cmd: {}", l.name),
-        required: strict,
+        required: strict && (l.name != "cgroup" || root),
         status: if l.enforced { Status::Enforced(l.detail.clone()) } else { Status::Missing(l.detail.clone()) },
     };
     match sandbox.run(&run, &Never, &mut |_, _| {}) {
@@ -211,7 +294,8 @@ fn in_child(what: &str, f: fn() -> i32) -> Status {
 fn hint(what: &str) -> &'static str {
     match what {
         "user namespaces" => {
-            "enable kernel.unprivileged_userns_clone=1 / user.max_user_namespaces>0; in Docker run with --security-opt seccomp=unconfined or a profile allowing unshare"
+            "enable kernel.unprivileged_userns_clone=1 / user.max_user_namespaces>0; in a container, a seccomp profile \
+             allowing unshare (deploy/container/seccomp-profile makes one)"
         }
         _ => "needs CONFIG_SECCOMP_FILTER; in a container, the runtime's own filter may forbid nested filters",
     }

@@ -32,7 +32,7 @@ pub mod cli {
     pub use crate::doctor::{Report, probe};
     pub use crate::sandbox::self_confine::confine_self;
     pub use crate::sandbox::{HELPER_ARG, helper_main};
-    pub use crate::server::http::{generate_token, serve as serve_http};
+    pub use crate::server::http::{Shutdown, generate_token, serve as serve_http};
     pub use crate::server::logging::layer as log_layer;
     pub use crate::server::schema::write_all as write_schemas;
     pub use crate::server::serve_stdio;

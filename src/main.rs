@@ -59,6 +59,9 @@ enum Command {
         /// Sandbox mode for commands: strict (default), best-effort, or off (no confinement at all).
         #[arg(long, value_name = "MODE")]
         sandbox: Option<SandboxFlag>,
+        /// With --http: on SIGTERM, how long calls in flight may take to finish before they are stopped.
+        #[arg(long, value_name = "SECS", default_value_t = 25, value_parser = clap::value_parser!(u64).range(0..=3600))]
+        drain_secs: u64,
     },
     /// Report what this machine offers for confinement and what codebox will enforce.
     Doctor {
@@ -129,7 +132,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             print!("{}", report.render());
             Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
-        Command::Serve { common, http, allow_remote, token_file, no_auth, log_level, sandbox } => {
+        Command::Serve { common, http, allow_remote, token_file, no_auth, log_level, sandbox, drain_secs } => {
             init_tracing(log_level.as_deref());
             let (mut config, root) = load(&common)?;
             // The flag overrides the file; from here on `config.sandbox.mode` is the one effective mode (the file
@@ -171,11 +174,18 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             rt.block_on(async move {
                 match (listen, bound) {
                     (Some(listen), Some((listener, addr))) => {
-                        let shutdown = tokio_util::sync::CancellationToken::new();
-                        let on_signal = shutdown.clone();
+                        // The first SIGTERM (or SIGINT) drains: calls in flight finish; a second stops at once.
+                        let shutdown = codebox::cli::Shutdown {
+                            drain: tokio_util::sync::CancellationToken::new(),
+                            now: tokio_util::sync::CancellationToken::new(),
+                            limit: std::time::Duration::from_secs(drain_secs),
+                        };
+                        let (drain, now) = (shutdown.drain.clone(), shutdown.now.clone());
                         tokio::spawn(async move {
                             shutdown_signal().await;
-                            on_signal.cancel();
+                            drain.cancel();
+                            shutdown_signal().await;
+                            now.cancel();
                         });
                         eprintln!("codebox: serving MCP at http://{addr}/mcp");
                         codebox::cli::serve_http(ctx, listener, &listen, &http_cfg, shutdown)

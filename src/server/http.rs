@@ -1,13 +1,22 @@
 //! Streamable HTTP transport: rmcp's service behind our own front door.
 //!
 //! The front door (an axum middleware) answers before rmcp sees a request: bearer token in constant time (401),
-//! no query strings (400), a bound on open SSE streams (503). rmcp then checks Host and Origin (403, DNS
-//! rebinding), the body size (413), content type and sessions.
+//! no query strings (400), a bound on open SSE streams (503), and 503 once a shutdown has begun. rmcp then checks
+//! Host and Origin (403, DNS rebinding), the body size (413), content type and sessions.
+//!
+//! Beside `/mcp`, outside the front door: `/healthz` (liveness: the runtime answers) and `/readyz` (readiness:
+//! 503 once draining), for a cluster's probes, which carry no token; they say nothing but those two words.
+//!
+//! Shutdown drains: readiness fails and new requests get 503, the calls in flight (POSTs whose response is still
+//! being sent) finish, bounded by a limit; then rmcp's sessions and streams close, and with the process the
+//! sessions' jobs are killed.
 
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -26,6 +35,27 @@ use crate::tools::Context;
 struct Gate {
     token: Option<Vec<u8>>,
     streams: Arc<Semaphore>,
+    /// Set when a shutdown begins: readiness fails and new requests get 503.
+    draining: AtomicBool,
+    /// POSTs whose response is still being sent (a tool call's answer comes on its POST's stream): what a drain
+    /// waits for.
+    in_flight: tokio::sync::watch::Sender<usize>,
+}
+
+/// One POST in flight; counted down when its response body is dropped (sent, or the client went away).
+struct InFlight(Arc<Gate>);
+
+impl InFlight {
+    fn new(gate: &Arc<Gate>) -> InFlight {
+        gate.in_flight.send_modify(|n| *n += 1);
+        InFlight(gate.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.send_modify(|n| *n -= 1);
+    }
 }
 
 /// A fresh 256-bit token, hex-encoded.
@@ -61,6 +91,13 @@ async fn front_door(State(gate): State<Arc<Gate>>, req: Request, next: Next) -> 
             "query parameters are not accepted; send the token as 'Authorization: Bearer <token>'",
         );
     }
+    // A client closing its session may still do so; anything else would start new work the drain waits for.
+    if gate.draining.load(Ordering::SeqCst) && req.method() != Method::DELETE {
+        let mut r = refuse(StatusCode::SERVICE_UNAVAILABLE, "codebox is shutting down; connect to another instance");
+        r.headers_mut().insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+        return r;
+    }
+    let call = (req.method() == Method::POST).then(|| InFlight::new(&gate));
     let permit = if req.method() == Method::GET || req.method() == Method::POST {
         match gate.streams.clone().try_acquire_owned() {
             Ok(p) => Some(p),
@@ -77,7 +114,7 @@ async fn front_door(State(gate): State<Arc<Gate>>, req: Request, next: Next) -> 
     }
     match permit {
         // The permit lives as long as the response body, so a long SSE stream keeps counting against the bound.
-        Some(permit) => resp.map(|body| Body::new(Held { inner: body, _permit: permit })),
+        Some(permit) => resp.map(|body| Body::new(Held { inner: body, _permit: permit, _call: call })),
         None => resp,
     }
 }
@@ -85,6 +122,21 @@ async fn front_door(State(gate): State<Arc<Gate>>, req: Request, next: Next) -> 
 struct Held {
     inner: Body,
     _permit: OwnedSemaphorePermit,
+    _call: Option<InFlight>,
+}
+
+/// Liveness: the runtime is answering.
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Readiness: ready until a shutdown begins, so a load balancer stops sending new sessions here.
+async fn readyz(State(gate): State<Arc<Gate>>) -> Response {
+    if gate.draining.load(Ordering::SeqCst) {
+        (StatusCode::SERVICE_UNAVAILABLE, "draining\n").into_response()
+    } else {
+        (StatusCode::OK, "ready\n").into_response()
+    }
 }
 
 impl http_body::Body for Held {
@@ -122,21 +174,34 @@ fn allowed_origins(cfg: &HttpConfig) -> Vec<String> {
     origins
 }
 
-/// Serves on an already bound listener until `shutdown` fires. Binding happens before codebox confines itself,
-/// because its own landlock ruleset denies TCP bind.
+/// When a shutdown stops waiting for the calls in flight.
+pub struct Shutdown {
+    /// Fired to begin the drain (SIGTERM).
+    pub drain: CancellationToken,
+    /// Fired to end it at once (a second signal).
+    pub now: CancellationToken,
+    /// The longest a drain waits for calls in flight; a Kubernetes pod's terminationGracePeriodSeconds must be
+    /// longer.
+    pub limit: Duration,
+}
+
+/// Serves on an already bound listener until a shutdown has drained. Binding happens before codebox confines
+/// itself, because its own landlock ruleset denies TCP bind.
 pub async fn serve(
     ctx: Context,
     listener: std::net::TcpListener,
     listen: &HttpListen,
     cfg: &HttpConfig,
-    shutdown: CancellationToken,
+    shutdown: Shutdown,
 ) -> std::io::Result<()> {
+    // Closes rmcp's sessions and streams; fired once the drain is over.
+    let stop = CancellationToken::new();
     let config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(allowed_hosts(listen.addr, cfg))
         .with_allowed_origins(allowed_origins(cfg))
         .enforce_origin_validation()
         .with_max_request_body_bytes(cfg.max_body_bytes)
-        .with_cancellation_token(shutdown.child_token());
+        .with_cancellation_token(stop.clone());
     let service: StreamableHttpService<CodeboxServer, StrongSessions> = StreamableHttpService::new(
         move || Ok(CodeboxServer::new(ctx.clone())),
         Arc::new(StrongSessions(LocalSessionManager::default())),
@@ -148,12 +213,43 @@ pub async fn serve(
             HttpAuth::Disabled => None,
         },
         streams: Arc::new(Semaphore::new(cfg.max_streams)),
+        draining: AtomicBool::new(false),
+        in_flight: tokio::sync::watch::Sender::new(0),
     });
-    let app =
-        axum::Router::new().nest_service("/mcp", service).layer(axum::middleware::from_fn_with_state(gate, front_door));
+    // The probes are merged after the front door's layer, which therefore does not apply to them.
+    let probes = axum::Router::new()
+        .route("/healthz", axum::routing::get(healthz))
+        .route("/readyz", axum::routing::get(readyz))
+        .with_state(gate.clone());
+    let app = axum::Router::new()
+        .nest_service("/mcp", service)
+        .layer(axum::middleware::from_fn_with_state(gate.clone(), front_door))
+        .merge(probes);
     listener.set_nonblocking(true)?;
     let listener = tokio::net::TcpListener::from_std(listener)?;
-    axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await
+    axum::serve(listener, app).with_graceful_shutdown(drain(gate, shutdown, stop)).await
+}
+
+/// Waits for the shutdown signal, then for the calls in flight (up to the limit, or a second signal), then closes
+/// rmcp's sessions; axum then stops once every connection has closed.
+async fn drain(gate: Arc<Gate>, shutdown: Shutdown, stop: CancellationToken) {
+    shutdown.drain.cancelled().await;
+    gate.draining.store(true, Ordering::SeqCst);
+    let mut in_flight = gate.in_flight.subscribe();
+    let n = *in_flight.borrow_and_update();
+    tracing::info!("draining: {n} call(s) in flight; readiness fails and new requests get 503");
+    tokio::select! {
+        _ = in_flight.wait_for(|n| *n == 0) => tracing::info!("drained: every call in flight has finished"),
+        () = tokio::time::sleep(shutdown.limit) => tracing::warn!(
+            "drain limit of {} s reached with {} call(s) in flight; stopping them",
+            shutdown.limit.as_secs(),
+            *gate.in_flight.borrow()
+        ),
+        () = shutdown.now.cancelled() => {
+            tracing::warn!("stopping at once: {} call(s) in flight", *gate.in_flight.borrow())
+        }
+    }
+    stop.cancel();
 }
 
 #[cfg(test)]

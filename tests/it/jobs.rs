@@ -17,12 +17,12 @@ async fn job(c: &Client, tool: &str, args: Value) -> (String, Value) {
 }
 
 /// A marker unique to this test process and test, for finding the job's processes on the host.
-fn marker(test: &str) -> String {
+pub(crate) fn marker(test: &str) -> String {
     format!("cbxjob{}{test}", std::process::id())
 }
 
 /// pidfds of the host processes named `marker…` (their argv[0]; a shell whose script mentions it is not one).
-fn pidfds_with(marker: &str) -> Vec<OwnedFd> {
+pub(crate) fn pidfds_with(marker: &str) -> Vec<OwnedFd> {
     host_processes_with(marker)
         .iter()
         .filter_map(|l| l.split_once(": ").filter(|(_, cmd)| cmd.starts_with(marker)))
@@ -37,7 +37,7 @@ fn pidfds_with(marker: &str) -> Vec<OwnedFd> {
 }
 
 /// Waits (on the pidfds, no polling) until every process has exited; false if some still run after `limit`.
-fn all_exit_within(fds: &[OwnedFd], limit: Duration) -> bool {
+pub(crate) fn all_exit_within(fds: &[OwnedFd], limit: Duration) -> bool {
     let deadline = std::time::Instant::now() + limit;
     for fd in fds {
         loop {
@@ -265,7 +265,7 @@ echo ALL-UP; wait"#
 /// A job command that starts `sleep 1000` under the name `<marker>-<what>` (`setsid`: in a new session) and
 /// prints `up` once that process exists. The marker is assembled at run time, so that no shell's own command
 /// line holds it, only the sleeper's.
-fn sleeper(m: &str, what: &str, setsid: bool) -> String {
+pub(crate) fn sleeper(m: &str, what: &str, setsid: bool) -> String {
     let (a, b) = m.split_at(4);
     let start = if setsid {
         format!("setsid bash -c \"exec -a $M-{what} sleep 1000\" &")

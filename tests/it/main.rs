@@ -8,6 +8,7 @@ mod harness;
 
 mod agent;
 mod confine;
+mod deploy;
 
 mod edit;
 mod files;
