@@ -24,3 +24,4 @@ pub mod testparse;
 pub mod testrun;
 pub mod tools;
 pub mod workspace;
+pub mod workspaces;

@@ -4,6 +4,7 @@
 //! no query strings (400), a bound on open SSE streams (503). rmcp then checks Host and Origin (403, DNS
 //! rebinding), the body size (413), content type and sessions.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use super::CodeboxServer;
 use crate::config::{HttpAuth, HttpConfig, HttpListen};
 use crate::tools::Context;
+use crate::tools::ws::Registry;
 
 struct Gate {
     token: Option<Vec<u8>>,
@@ -122,10 +124,83 @@ fn allowed_origins(cfg: &HttpConfig) -> Vec<String> {
     origins
 }
 
+/// The header that binds a connection to a workspace on `/mcp` (the URL path `/ws/<name>/mcp` does the same).
+/// Set by whoever configures the client, never by the model.
+pub const WORKSPACE_HEADER: &str = "x-codebox-workspace";
+
+type Mcp = StreamableHttpService<CodeboxServer, StrongSessions>;
+
+/// One MCP service (with its own sessions) for the main checkout and one per workspace a client has named: a
+/// session id is known only to the service that made it, so a session can never move to another workspace.
+struct Hub {
+    registry: Arc<Registry>,
+    config: StreamableHttpServerConfig,
+    main: Mcp,
+    workspaces: tokio::sync::Mutex<HashMap<String, Mcp>>,
+}
+
+fn mcp(ctx: Context, config: &StreamableHttpServerConfig) -> Mcp {
+    StreamableHttpService::new(
+        move || Ok(CodeboxServer::new(ctx.clone())),
+        Arc::new(StrongSessions(LocalSessionManager::default())),
+        config.clone(),
+    )
+}
+
+impl Hub {
+    /// The service of workspace `name`, made (and the workspace bound, or created when allowed) on first use.
+    async fn workspace(&self, name: &str) -> Result<Mcp, String> {
+        let mut map = self.workspaces.lock().await;
+        if let Some(s) = map.get(name) {
+            return Ok(s.clone());
+        }
+        let registry = self.registry.clone();
+        let n = name.to_string();
+        let ctx = tokio::task::spawn_blocking(move || registry.context(&n))
+            .await
+            .map_err(|e| format!("internal error binding the workspace: {e}"))??;
+        let svc = mcp(ctx, &self.config);
+        map.insert(name.to_string(), svc.clone());
+        Ok(svc)
+    }
+}
+
+/// Routes `/mcp` (the main checkout, or the workspace its header names) and `/ws/<name>/mcp`.
+async fn dispatch(State(hub): State<Arc<Hub>>, req: Request) -> Response {
+    let path = req.uri().path();
+    let from_path = match path.strip_prefix("/ws/").and_then(|r| r.strip_suffix("/mcp")) {
+        Some(n) => Some(n.to_string()),
+        None if path == "/mcp" => None,
+        None => return refuse(StatusCode::NOT_FOUND, "not found: MCP is served at /mcp and /ws/<workspace>/mcp"),
+    };
+    let from_header = match req.headers().get(WORKSPACE_HEADER).map(|v| v.to_str()) {
+        None => None,
+        Some(Ok(v)) => Some(v.trim().to_string()),
+        Some(Err(_)) => return refuse(StatusCode::BAD_REQUEST, "the X-Codebox-Workspace header is not plain text"),
+    };
+    let name = match (from_path, from_header) {
+        (Some(a), Some(b)) if a != b => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "the URL path and the X-Codebox-Workspace header name different workspaces; send one",
+            );
+        }
+        (a, b) => a.or(b),
+    };
+    let svc = match name {
+        None => hub.main.clone(),
+        Some(n) => match hub.workspace(&n).await {
+            Ok(s) => s,
+            Err(e) => return (StatusCode::NOT_FOUND, e).into_response(),
+        },
+    };
+    svc.handle(req).await.map(Body::new)
+}
+
 /// Serves on an already bound listener until `shutdown` fires. Binding happens before codebox confines itself,
 /// because its own landlock ruleset denies TCP bind.
 pub async fn serve(
-    ctx: Context,
+    registry: Arc<Registry>,
     listener: std::net::TcpListener,
     listen: &HttpListen,
     cfg: &HttpConfig,
@@ -137,11 +212,12 @@ pub async fn serve(
         .enforce_origin_validation()
         .with_max_request_body_bytes(cfg.max_body_bytes)
         .with_cancellation_token(shutdown.child_token());
-    let service: StreamableHttpService<CodeboxServer, StrongSessions> = StreamableHttpService::new(
-        move || Ok(CodeboxServer::new(ctx.clone())),
-        Arc::new(StrongSessions(LocalSessionManager::default())),
+    let hub = Arc::new(Hub {
+        main: mcp(registry.main().clone(), &config),
+        registry,
         config,
-    );
+        workspaces: Default::default(),
+    });
     let gate = Arc::new(Gate {
         token: match &listen.auth {
             HttpAuth::Bearer(t) => Some(t.as_bytes().to_vec()),
@@ -149,8 +225,10 @@ pub async fn serve(
         },
         streams: Arc::new(Semaphore::new(cfg.max_streams)),
     });
-    let app =
-        axum::Router::new().nest_service("/mcp", service).layer(axum::middleware::from_fn_with_state(gate, front_door));
+    let app = axum::Router::new()
+        .fallback(dispatch)
+        .with_state(hub)
+        .layer(axum::middleware::from_fn_with_state(gate, front_door));
     listener.set_nonblocking(true)?;
     let listener = tokio::net::TcpListener::from_std(listener)?;
     axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await

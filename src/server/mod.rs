@@ -231,6 +231,10 @@ Run a shell command (bash -c) in the workspace; returns the output cut to a budg
                 );
             }
         }
+        // Only a connection bound to a workspace has one to ask about.
+        if ctx.binding.is_none() {
+            tool_router.disable_route("workspace_status");
+        }
         // Families turned off in codebox.toml are left out of tools/list; a call to one says how to turn it on.
         let names: Vec<String> = tool_router.map.keys().map(|k| k.to_string()).collect();
         for name in names {
@@ -684,6 +688,20 @@ line or the exit; or tail/pattern over all it kept.",
     }
 
     #[tool(
+        name = "workspace_status",
+        description = "This workspace vs its base: ahead/behind, base moved, rebase conflicts.",
+        input_schema = schema::input::<GitStatusParams>(),
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn workspace_status(&self, Parameters(args): Parameters<JsonObject>, ct: CancellationToken) -> CallToolResult {
+        if let Err(e) = parse::<GitStatusParams>("workspace_status", args) {
+            return e;
+        }
+        let ctx = self.ctx.clone();
+        blocking(ct, move |_| tools::ws::status(&ctx)).await
+    }
+
+    #[tool(
         name = "git_diff",
         description = "git diff of the working tree (or the index: staged), optionally for one path.",
         input_schema = schema::input::<GitDiffParams>(),
@@ -846,6 +864,12 @@ impl ServerHandler for CodeboxServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
+        if request.name == "workspace_status"
+            && self.ctx.binding.is_none()
+            && let Err(e) = tools::ws::status(&self.ctx)
+        {
+            return Ok(CallToolResult::error(vec![ContentBlock::text(e.message().to_string())]).into());
+        }
         if self.tool_router.is_disabled(&request.name)
             && let Some(family) = families::family_of(&request.name)
         {

@@ -22,3 +22,4 @@ mod sandbox;
 mod schemas;
 mod search;
 mod symbols;
+mod workspaces;
