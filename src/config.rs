@@ -42,7 +42,14 @@ pub struct WorkspaceSettings {
 
 impl Default for WorkspaceSettings {
     fn default() -> Self {
-        WorkspaceSettings { dir: None, max: 32, create_on_use: false, setup: None, port_start: 20000, ports_per_workspace: 10 }
+        WorkspaceSettings {
+            dir: None,
+            max: 32,
+            create_on_use: false,
+            setup: None,
+            port_start: 20000,
+            ports_per_workspace: 10,
+        }
     }
 }
 

@@ -202,7 +202,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                             URL (/ws/<name>/mcp) or the X-Codebox-Workspace header"
                     .into());
             }
-            let registry = std::sync::Arc::new(codebox::tools::ws::Registry::new(Context::new(config, &root, sandbox_off)?));
+            let registry =
+                std::sync::Arc::new(codebox::tools::ws::Registry::new(Context::new(config, &root, sandbox_off)?));
             // The workspaces' directory must exist before codebox's landlock domain can allow writing it.
             let ws_dir = match registry.store() {
                 Ok(store) => {

@@ -212,12 +212,8 @@ pub async fn serve(
         .enforce_origin_validation()
         .with_max_request_body_bytes(cfg.max_body_bytes)
         .with_cancellation_token(shutdown.child_token());
-    let hub = Arc::new(Hub {
-        main: mcp(registry.main().clone(), &config),
-        registry,
-        config,
-        workspaces: Default::default(),
-    });
+    let hub =
+        Arc::new(Hub { main: mcp(registry.main().clone(), &config), registry, config, workspaces: Default::default() });
     let gate = Arc::new(Gate {
         token: match &listen.auth {
             HttpAuth::Bearer(t) => Some(t.as_bytes().to_vec()),

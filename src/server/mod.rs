@@ -693,7 +693,11 @@ line or the exit; or tail/pattern over all it kept.",
         input_schema = schema::input::<GitStatusParams>(),
         annotations(read_only_hint = true, open_world_hint = false)
     )]
-    async fn workspace_status(&self, Parameters(args): Parameters<JsonObject>, ct: CancellationToken) -> CallToolResult {
+    async fn workspace_status(
+        &self,
+        Parameters(args): Parameters<JsonObject>,
+        ct: CancellationToken,
+    ) -> CallToolResult {
         if let Err(e) = parse::<GitStatusParams>("workspace_status", args) {
             return e;
         }

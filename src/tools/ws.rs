@@ -50,7 +50,8 @@ impl Registry {
             store.create(&self.main.sandbox, &NewRequest { name: name.to_string(), ..Default::default() })?;
             tracing::info!(workspace = name, "workspace created on first use");
         }
-        let binding = Binding { attachments: Arc::new(Attachments::new(store.clone(), name)), main: self.main.sandbox.clone() };
+        let binding =
+            Binding { attachments: Arc::new(Attachments::new(store.clone(), name)), main: self.main.sandbox.clone() };
         let ctx = self.main.for_workspace(binding)?;
         bound.insert(name.to_string(), ctx.clone());
         Ok(ctx)
@@ -66,20 +67,11 @@ pub fn status(ctx: &Context) -> ToolResult<String> {
              configuration (URL /ws/<name>/mcp or `codebox serve --workspace <name>`), never by a tool call",
         ));
     };
-    let st = b
-        .attachments
-        .store()
-        .status(&b.main, b.attachments.name())
-        .map_err(|e| ToolError::new(ErrorKind::Io, e))?;
+    let st =
+        b.attachments.store().status(&b.main, b.attachments.name()).map_err(|e| ToolError::new(ErrorKind::Io, e))?;
     let m = &st.meta;
     let short = |c: &str| c[..c.len().min(10)].to_string();
-    let mut t = format!(
-        "workspace {} on {} · based on {} at {}",
-        m.name,
-        m.branch,
-        m.base,
-        short(&m.base_commit)
-    );
+    let mut t = format!("workspace {} on {} · based on {} at {}", m.name, m.branch, m.base, short(&m.base_commit));
     t.push_str(&format!("\n{} commit(s) ahead, {} behind", st.ahead, st.behind));
     match (&st.base_head, st.base_moved) {
         (Some(h), true) => t.push_str(&format!("; {} moved to {}", m.base, short(h))),
@@ -88,16 +80,21 @@ pub fn status(ctx: &Context) -> ToolResult<String> {
     }
     match &st.conflicts {
         Some(c) if c.is_empty() && st.ahead > 0 => t.push_str("\nrebasing onto it would not conflict"),
-        Some(c) if !c.is_empty() => {
-            t.push_str(&format!("\nrebasing onto it would conflict in: {}", c.join(", ")))
-        }
+        Some(c) if !c.is_empty() => t.push_str(&format!("\nrebasing onto it would conflict in: {}", c.join(", "))),
         _ => {}
     }
     if st.dirty.is_empty() {
         t.push_str("\nno uncommitted changes");
     } else {
-        t.push_str(&format!("\n{} uncommitted: {}", st.dirty.len(), st.dirty.iter().take(20).map(|l| l.trim()).collect::<Vec<_>>().join(", ")));
+        t.push_str(&format!(
+            "\n{} uncommitted: {}",
+            st.dirty.len(),
+            st.dirty.iter().take(20).map(|l| l.trim()).collect::<Vec<_>>().join(", ")
+        ));
     }
-    t.push_str(&format!("\nports for servers: {}", ctx.sandbox.env(&[]).iter().find(|(k, _)| k == "CODEBOX_PORTS").map(|(_, v)| v.as_str()).unwrap_or("?")));
+    t.push_str(&format!(
+        "\nports for servers: {}",
+        ctx.sandbox.env(&[]).iter().find(|(k, _)| k == "CODEBOX_PORTS").map(|(_, v)| v.as_str()).unwrap_or("?")
+    ));
     Ok(t)
 }

@@ -225,7 +225,11 @@ fn git(sb: &Sandbox, cwd: &Path, args: &[&str], env: &[(String, String)]) -> Res
         Exit::TimedOut(t) => return Err(format!("git {} timed out after {} s", args.join(" "), t.as_secs())),
         _ => None,
     };
-    Ok(Out { code, stdout: String::from_utf8_lossy(&out).into_owned(), stderr: String::from_utf8_lossy(&err).into_owned() })
+    Ok(Out {
+        code,
+        stdout: String::from_utf8_lossy(&out).into_owned(),
+        stderr: String::from_utf8_lossy(&err).into_owned(),
+    })
 }
 
 /// `git` that must succeed; the error names the operation and quotes git.
@@ -358,10 +362,7 @@ impl Store {
         }
         let path = self.path_of(&req.name);
         if path.exists() {
-            return Err(format!(
-                "{} exists but is not a recorded workspace; move it away and retry",
-                path.display()
-            ));
+            return Err(format!("{} exists but is not a recorded workspace; move it away and retry", path.display()));
         }
         // The base: the current branch and its HEAD unless named; never a remote's default branch.
         let base = match &req.base {
@@ -569,7 +570,9 @@ impl Store {
         let ws = self.sandbox_for(main, &st.meta);
         let against = st.base_head.clone().unwrap_or(st.meta.base_commit.clone());
         let range = format!("{against}...HEAD");
-        let mut text = git_ok(&ws, &st.path, &["diff", "--no-ext-diff", "--no-textconv", "--stat", "--patch", &range], "diff")?.stdout;
+        let mut text =
+            git_ok(&ws, &st.path, &["diff", "--no-ext-diff", "--no-textconv", "--stat", "--patch", &range], "diff")?
+                .stdout;
         if !st.dirty.is_empty() {
             let unc = git_ok(&ws, &st.path, &["diff", "--no-ext-diff", "--no-textconv", "HEAD"], "diff")?.stdout;
             text.push_str(&format!("\n# uncommitted ({} files):\n{}", st.dirty.len(), st.dirty.join("\n")));
@@ -641,7 +644,8 @@ impl Store {
         let reader = self.main_reading(main, name);
         let ws_path = st.path.to_string_lossy().into_owned();
         git_ok(&reader, &self.project, &["fetch", "--quiet", "--no-tags", "--", &ws_path, &st.meta.branch], "fetch")?;
-        let incoming = git_ok(&reader, &self.project, &["rev-parse", "--verify", "FETCH_HEAD^{commit}"], "fetch")?.line();
+        let incoming =
+            git_ok(&reader, &self.project, &["rev-parse", "--verify", "FETCH_HEAD^{commit}"], "fetch")?.line();
         let head = git_ok(main, &self.project, &["rev-parse", "--verify", "HEAD"], "HEAD")?.line();
         let ff_possible = git(main, &self.project, &["merge-base", "--is-ancestor", &head, &incoming], &[])?.ok();
         let mode = match mode {
@@ -680,15 +684,11 @@ impl Store {
             }
         }
         let (n, e) = identity;
-        let env: Vec<(String, String)> = [
-            ("GIT_AUTHOR_NAME", n),
-            ("GIT_COMMITTER_NAME", n),
-            ("GIT_AUTHOR_EMAIL", e),
-            ("GIT_COMMITTER_EMAIL", e),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+        let env: Vec<(String, String)> =
+            [("GIT_AUTHOR_NAME", n), ("GIT_COMMITTER_NAME", n), ("GIT_AUTHOR_EMAIL", e), ("GIT_COMMITTER_EMAIL", e)]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
         let message = format!("Merge workspace {name} ({})", st.meta.branch);
         let steps: Vec<Vec<&str>> = match mode {
             MergeMode::FastForward => vec![vec!["merge", "--quiet", "--ff-only", &incoming]],
@@ -716,11 +716,7 @@ impl Store {
             MergeMode::Squash => "squashed into one commit",
             _ => "merge commit",
         };
-        Ok(format!(
-            "merged workspace {name} into {base} ({how}, {} commit(s)): {}..{new}",
-            st.ahead,
-            short(&head)
-        ))
+        Ok(format!("merged workspace {name} into {base} ({how}, {} commit(s)): {}..{new}", st.ahead, short(&head)))
     }
 
     /// Removes a workspace. Without `force`, refuses while it has uncommitted changes, untracked files, commits
@@ -871,7 +867,9 @@ fn state_dir() -> PathBuf {
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    tmp.write_all(bytes).and_then(|_| tmp.as_file().sync_all()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    tmp.write_all(bytes)
+        .and_then(|_| tmp.as_file().sync_all())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     tmp.persist(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(())
 }

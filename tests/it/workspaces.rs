@@ -132,7 +132,8 @@ async fn escapes_from_a_workspace_to_another_or_the_main_checkout_are_refused() 
 
     // A symlink made by a command: the sandbox shows neither B nor the main checkout's files to link to, and the
     // file tools refuse to follow it.
-    let out = sh_ok(&a, &format!("ln -s {mb}/secret-b.txt lb; ln -s {main}/shared.txt lm; cat lb lm; ls {mb} {main}")).await;
+    let out =
+        sh_ok(&a, &format!("ln -s {mb}/secret-b.txt lb; ln -s {main}/shared.txt lm; cat lb lm; ls {mb} {main}")).await;
     assert!(!out.contains("B's work") && !out.contains("one\ntwo"), "{out}");
     assert!(err(&a, "read_file", json!({"path": "lb"})).await.contains("outside the workspace"));
     assert!(err(&a, "write_file", json!({"path": "lm", "content": "pwned\n"})).await.contains("outside"));
@@ -149,7 +150,8 @@ async fn escapes_from_a_workspace_to_another_or_the_main_checkout_are_refused() 
     let out = sh_ok(&a, &format!("touch {main}/.git/objects/pwn; echo rc=$?; ls {main}/.git")).await;
     assert!(out.contains("Read-only file system") && !out.contains("rc=0"), "{out}");
     // git push to the main repository.
-    let out = sh_ok(&a, &format!("git push -q {main} HEAD:refs/heads/pwn; git push -q origin HEAD:pwn; echo rc=$?")).await;
+    let out =
+        sh_ok(&a, &format!("git push -q {main} HEAD:refs/heads/pwn; git push -q origin HEAD:pwn; echo rc=$?")).await;
     assert!(!out.contains("rc=0"), "{out}");
 
     // Undo history: B's write cannot be undone from A, though the relative path is the same.
@@ -176,7 +178,8 @@ async fn escapes_from_a_workspace_to_another_or_the_main_checkout_are_refused() 
     )
     .await;
     let port: u16 = started.split("serving on ").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
-    let probe = format!("python3 -c \"import socket; socket.create_connection(('127.0.0.1', {port}), 2); print('CONNECTED')\"");
+    let probe =
+        format!("python3 -c \"import socket; socket.create_connection(('127.0.0.1', {port}), 2); print('CONNECTED')\"");
     assert!(sh_ok(&b, &probe).await.contains("CONNECTED"), "the probe works where the server is");
     assert!(!sh_ok(&a, &probe).await.contains("CONNECTED"));
 
