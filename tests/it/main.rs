@@ -23,3 +23,4 @@ mod schemas;
 mod search;
 mod symbols;
 mod workspaces;
+mod workspaces_load;
