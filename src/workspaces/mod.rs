@@ -638,8 +638,8 @@ impl Store {
                 o.stdout.trim_end()
             ));
         }
-        if st.ahead == 0 {
-            return Ok(format!("nothing to merge: {} has no commits that {base} lacks", st.meta.branch));
+        if st.ahead == 0 || self.already_in_base(main, &st)? {
+            return Ok(format!("nothing to merge: {base} already has everything {} changed", st.meta.branch));
         }
         let reader = self.main_reading(main, name);
         let ws_path = st.path.to_string_lossy().into_owned();
@@ -723,16 +723,7 @@ impl Store {
     /// its base lacks, or bound sessions; with `force`, says what was deleted.
     pub fn remove(&self, main: &Sandbox, name: &str, force: bool) -> Result<String, String> {
         let st = self.status(main, name)?;
-        let unmerged = if st.ahead > 0 {
-            let against = st.base_head.clone().unwrap_or(st.meta.base_commit.clone());
-            let ws = self.sandbox_for(main, &st.meta);
-            // Commits squashed or already merged leave the tips different but the trees equal: what matters is
-            // whether the base holds the workspace's content.
-            !git(&ws, &st.path, &["diff", "--quiet", &against, "HEAD", "--"], &[])?.ok()
-                && !git(&ws, &st.path, &["merge-base", "--is-ancestor", "HEAD", &against], &[])?.ok()
-        } else {
-            false
-        };
+        let unmerged = st.ahead > 0 && !self.already_in_base(main, &st)?;
         let mut problems = Vec::new();
         if !st.dirty.is_empty() {
             problems.push(format!(
@@ -768,6 +759,21 @@ impl Store {
             text.push_str(&format!("\nDeleted with it (--force): {}", problems.join("\n")));
         }
         Ok(text)
+    }
+
+    /// Whether the base already holds everything the workspace's branch changed (merged, or squashed in): a
+    /// merge of the two tips would leave the base's tree as it is.
+    fn already_in_base(&self, main: &Sandbox, st: &Status) -> Result<bool, String> {
+        let against = st.base_head.clone().unwrap_or(st.meta.base_commit.clone());
+        let ws = self.sandbox_for(main, &st.meta);
+        let args = ["merge-tree", "--write-tree", "--no-messages", &against, "HEAD"];
+        let o = git(&ws, &st.path, &args, &[])?;
+        if o.code != Some(0) {
+            return Ok(false);
+        }
+        let tree = format!("{against}^{{tree}}");
+        let base_tree = git_ok(&ws, &st.path, &["rev-parse", "--verify", &tree], "reading the base")?.line();
+        Ok(o.stdout.lines().next().map(str::trim) == Some(base_tree.as_str()))
     }
 
     fn sessions_path(&self, name: &str) -> PathBuf {

@@ -304,3 +304,62 @@ async fn a_workspace_starts_from_the_users_branch_with_its_includes_and_rm_keeps
     assert!(!path.exists());
     assert!(!ws_ok(&p.root, &["list"]).contains("\nf\t"));
 }
+
+#[tokio::test]
+async fn merge_modes_and_refusals_leave_main_consistent() {
+    let p = repo("[workspaces]\nmax = 2\n");
+    let path = ws_path(&ws_ok(&p.root, &["new", "m"]));
+    let (made, text) = ws(&p.root, &["new", "x", "--base", "no-such-branch"]);
+    assert!(!made && text.contains("not a branch, tag or commit"), "{text}");
+    let (made, text) = ws(&p.root, &["new", "y", "--base=--upload-pack=touch /tmp/pwn"]);
+    assert!(!made && text.contains("invalid base"), "{text}");
+    let n = ws_path(&ws_ok(&p.root, &["new", "n"]));
+    let (made, text) = ws(&p.root, &["new", "third"]);
+    assert!(!made && text.contains("workspaces.max = 2"), "{text}");
+    let (made, text) = ws(&p.root, &["new", "Bad/Name"]);
+    assert!(!made && text.contains("invalid workspace name"), "{text}");
+
+    // Work in m (as an agent's git_commit would), while main moves on elsewhere: no conflict.
+    std::fs::write(path.join("m.txt"), "from m\n").unwrap();
+    git(&path, &["add", "m.txt"]);
+    git(&path, &["commit", "-q", "-m", "m work"]);
+    p.write("main.txt", "from main\n");
+    git(&p.root, &["add", "main.txt"]);
+    git(&p.root, &["commit", "-q", "-m", "main work"]);
+    let log = ws_ok(&p.root, &["log", "m"]);
+    assert!(log.contains("m work") && !log.contains("main work"), "{log}");
+    assert!(ws_ok(&p.root, &["diff", "m"]).contains("+from m"));
+
+    // ff is impossible now; a dirty main checkout or another branch checked out refuses too, changing nothing.
+    let (merged, text) = ws(&p.root, &["merge", "m", "--mode", "ff"]);
+    assert!(!merged && text.contains("cannot fast-forward"), "{text}");
+    p.write("shared.txt", "dirty\n");
+    let (merged, text) = ws(&p.root, &["merge", "m", "--mode", "squash"]);
+    assert!(!merged && text.contains("uncommitted changes") && text.contains("shared.txt"), "{text}");
+    git(&p.root, &["checkout", "-q", "--", "shared.txt"]);
+    git(&p.root, &["checkout", "-q", "-b", "other"]);
+    let (merged, text) = ws(&p.root, &["merge", "m"]);
+    assert!(!merged && text.contains("check out \"main\""), "{text}");
+    git(&p.root, &["checkout", "-q", "main"]);
+    let before = git(&p.root, &["rev-parse", "HEAD"]);
+
+    let merged = ws_ok(&p.root, &["merge", "m", "--mode", "squash"]);
+    assert!(merged.contains("squashed"), "{merged}");
+    assert_eq!(git(&p.root, &["rev-list", "--count", &format!("{before}..HEAD")]), "1");
+    assert_eq!(git(&p.root, &["rev-list", "--parents", "-n", "1", "HEAD"]).split(' ').count(), 2, "one parent");
+    assert_eq!(std::fs::read_to_string(p.root.join("m.txt")).unwrap(), "from m\n");
+    assert_eq!(git(&p.root, &["status", "--porcelain"]), "");
+    // Squashed work counts as merged: rm needs no --force.
+    assert!(ws_ok(&p.root, &["rm", "m"]).contains("removed workspace m"));
+
+    // A merge commit from n, whose commit main lacks.
+    std::fs::write(n.join("n.txt"), "from n\n").unwrap();
+    git(&n, &["add", "n.txt"]);
+    git(&n, &["commit", "-q", "-m", "n work"]);
+    let (removed, text) = ws(&p.root, &["rm", "n"]);
+    assert!(!removed && text.contains("not merged"), "{text}");
+    let merged = ws_ok(&p.root, &["merge", "n", "--mode", "merge"]);
+    assert!(merged.contains("merge commit"), "{merged}");
+    assert_eq!(git(&p.root, &["rev-list", "--parents", "-n", "1", "HEAD"]).split(' ').count(), 3, "two parents");
+    assert!(ws_ok(&p.root, &["status", "n"]).contains("0 ahead"));
+}
