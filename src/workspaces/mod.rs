@@ -405,6 +405,16 @@ impl Store {
         std::fs::create_dir(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
         match self.populate(main, req, &meta, &path) {
             Ok((included, carried, setup)) => {
+                // The workspace borrows the base's objects from the main repository: a hidden ref keeps them
+                // from `git gc` there should the base branch be rewound or deleted. (Its own commits are in its
+                // own object store.)
+                let keep = keep_ref(&meta.name);
+                if let Err(e) =
+                    git_ok(main, &self.project, &["update-ref", &keep, &meta.base_commit], "keeping the base")
+                {
+                    let _ = std::fs::remove_dir_all(&path);
+                    return Err(e);
+                }
                 write_atomic(&self.meta_path(&meta.name), &serde_json::to_vec_pretty(&meta).unwrap_or_default())
                     .inspect_err(|_| {
                         let _ = std::fs::remove_dir_all(&path);
@@ -498,6 +508,13 @@ impl Store {
             let (from, to) = (self.project.join(rel), path.join(rel));
             if std::fs::symlink_metadata(&to).is_ok() || std::fs::symlink_metadata(&from).is_err() {
                 continue;
+            }
+            // A symlinked directory on either side (a tracked `config -> /etc`) would lead the copy out.
+            if through_symlink(&self.project, rel) || through_symlink(path, rel) {
+                return Err(format!(
+                    "{INCLUDE_FILE} line {}: {line:?} goes through a symlinked directory; name the real path",
+                    n + 1
+                ));
             }
             copy_tree(&from, &to).map_err(|e| format!("copying {line} into the workspace: {e}"))?;
             copied.push(line.to_string());
@@ -752,6 +769,7 @@ impl Store {
         }
         let _lock = self.lock()?;
         std::fs::remove_dir_all(&st.path).map_err(|e| format!("cannot remove {}: {e}", st.path.display()))?;
+        let _ = git(main, &self.project, &["update-ref", "-d", &keep_ref(name)], &[]);
         let _ = std::fs::remove_file(self.meta_path(name));
         let _ = std::fs::remove_file(self.sessions_path(name));
         let mut text = format!("removed workspace {name} ({})", st.path.display());
@@ -858,6 +876,11 @@ impl Drop for Attached {
     }
 }
 
+/// The main repository's ref that keeps a workspace's base commit (and so every object it borrows) alive.
+pub fn keep_ref(name: &str) -> String {
+    format!("refs/codebox/workspaces/{name}")
+}
+
 fn short(commit: &str) -> &str {
     &commit[..commit.len().min(10)]
 }
@@ -878,6 +901,19 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     tmp.persist(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(())
+}
+
+/// Whether a directory on the way from `base` to `base/rel` (not `rel` itself) is a symlink.
+fn through_symlink(base: &Path, rel: &Path) -> bool {
+    let mut at = base.to_path_buf();
+    let parts: Vec<_> = rel.components().collect();
+    for c in &parts[..parts.len().saturating_sub(1)] {
+        at.push(c);
+        if std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
+            return true;
+        }
+    }
+    false
 }
 
 /// Copies a file or a directory tree, never following symlinks (they are skipped).
@@ -933,6 +969,17 @@ mod tests {
             let e = check_name(bad).unwrap_err();
             assert!(e.contains("invalid workspace name"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn includes_never_pass_through_a_symlinked_directory() {
+        let d = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/etc", d.path().join("conf")).unwrap();
+        std::fs::create_dir(d.path().join("real")).unwrap();
+        assert!(through_symlink(d.path(), Path::new("conf/passwd")));
+        assert!(!through_symlink(d.path(), Path::new("real/x")));
+        // The last component is checked by the copy itself (symlinks are skipped), not here.
+        assert!(!through_symlink(d.path(), Path::new("conf")));
     }
 
     #[test]

@@ -28,6 +28,12 @@ fn git(root: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// The main repository's refs but those codebox keeps for workspaces' bases.
+fn main_refs(root: &Path) -> String {
+    let all = git(root, &["for-each-ref", "--format=%(refname)"]);
+    all.lines().filter(|r| !r.starts_with("refs/codebox/workspaces/")).collect::<Vec<_>>().join("\n")
+}
+
 /// The pytest fixture as a git repository on `main`, with a shared file agents will both edit.
 fn repo(config: &str) -> Project {
     let p = fixture("py_pass");
@@ -89,7 +95,7 @@ async fn two_workspaces_edit_test_and_commit_concurrently_and_only_merge_touches
     assert!(ok(&b, "read_file", json!({"path": "shared.txt"})).await.contains("TWO-B"));
     assert_eq!(std::fs::read_to_string(p.root.join("shared.txt")).unwrap(), "one\ntwo\nthree\n");
     assert_eq!(git(&p.root, &["rev-parse", "HEAD"]), main_head);
-    assert_eq!(git(&p.root, &["for-each-ref", "--format=%(refname)"]), "refs/heads/main", "no ref appeared in main");
+    assert_eq!(main_refs(&p.root), "refs/heads/main", "no ref appeared in main");
 
     let status = ok(&a, "workspace_status", json!({})).await;
     assert!(status.contains("1 commit(s) ahead, 0 behind"), "{status}");
@@ -185,7 +191,7 @@ async fn escapes_from_a_workspace_to_another_or_the_main_checkout_are_refused() 
 
     // The main checkout and B are as they were; nothing appeared beside the workspaces.
     assert_eq!(std::fs::read_to_string(p.root.join("shared.txt")).unwrap(), "one\ntwo\nthree\n");
-    assert_eq!(git(&p.root, &["for-each-ref", "--format=%(refname)"]), "refs/heads/main");
+    assert_eq!(main_refs(&p.root), "refs/heads/main");
     assert!(!p.root.join(".git/objects/pwn").exists());
     assert!(!pa.parent().unwrap().join("escape").exists());
     assert_eq!(std::fs::read_to_string(pb.join("secret-b.txt")).unwrap(), "B's work\n");
@@ -270,6 +276,7 @@ async fn a_workspace_starts_from_the_users_branch_with_its_includes_and_rm_keeps
     assert!(created.contains("copied from .codebox/workspace-include: .env"), "{created}");
     let path = ws_path(&created);
     assert!(!path.starts_with(&p.root), "outside the project");
+    assert_eq!(git(&p.root, &["rev-parse", "refs/codebox/workspaces/f"]), feature_head, "the base is kept from gc");
     assert_eq!(std::fs::read_to_string(path.join(".env")).unwrap(), "API_KEY=local-only\n");
     assert_eq!(std::fs::read_to_string(path.join("shared.txt")).unwrap(), "one\ntwo\nthree\n");
     let carried = ws_path(&ws_ok(&p.root, &["new", "g", "--carry", "--base", "main"]));
@@ -302,6 +309,7 @@ async fn a_workspace_starts_from_the_users_branch_with_its_includes_and_rm_keeps
     let gone = ws_ok(&p.root, &["rm", "f", "--force"]);
     assert!(gone.contains("draft.txt"), "force says what it deleted: {gone}");
     assert!(!path.exists());
+    assert!(!git(&p.root, &["for-each-ref"]).contains("refs/codebox/workspaces/f"));
     assert!(!ws_ok(&p.root, &["list"]).contains("\nf\t"));
 }
 
