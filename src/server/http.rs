@@ -150,18 +150,19 @@ fn mcp(ctx: Context, config: &StreamableHttpServerConfig) -> Mcp {
 impl Hub {
     /// The service of workspace `name`, made (and the workspace bound, or created when allowed) on first use.
     async fn workspace(&self, name: &str) -> Result<Mcp, String> {
-        let mut map = self.workspaces.lock().await;
-        if let Some(s) = map.get(name) {
+        if let Some(s) = self.workspaces.lock().await.get(name) {
             return Ok(s.clone());
         }
+        // Not holding the map while a workspace is bound (or created, which runs git): requests for workspaces
+        // already served go on meanwhile. The registry makes each context once, so two first requests for one
+        // name get the same context; the first service stored wins.
         let registry = self.registry.clone();
         let n = name.to_string();
         let ctx = tokio::task::spawn_blocking(move || registry.context(&n))
             .await
             .map_err(|e| format!("internal error binding the workspace: {e}"))??;
-        let svc = mcp(ctx, &self.config);
-        map.insert(name.to_string(), svc.clone());
-        Ok(svc)
+        let mut map = self.workspaces.lock().await;
+        Ok(map.entry(name.to_string()).or_insert_with(|| mcp(ctx, &self.config)).clone())
     }
 }
 
