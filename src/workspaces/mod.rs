@@ -369,7 +369,7 @@ impl Store {
             Some(b) if b.starts_with('-') || b.is_empty() => {
                 return Err(format!("invalid base {b:?}: name a branch, tag or commit"));
             }
-            Some(b) => b.clone(),
+            Some(b) => b.strip_prefix("refs/heads/").unwrap_or(b).to_string(),
             None => {
                 let o = git(main, &self.project, &["symbolic-ref", "--quiet", "--short", "HEAD"], &[])?;
                 if o.ok() { o.line() } else { "HEAD".into() }
@@ -441,6 +441,12 @@ impl Store {
         git_ok(&cloner, path, &["clone", "--shared", "--no-checkout", "--quiet", "--", &project, "."], "clone")?;
         let ws = self.sandbox_for(main, meta);
         git_ok(&ws, path, &["checkout", "--quiet", "-b", &meta.branch, &meta.base_commit], "checkout")?;
+        // The clone also made a local copy of the main checkout's branch: only the workspace's own is kept, so
+        // there is one branch to work on (the main repository's stay visible as origin/*).
+        let heads = git_ok(&ws, path, &["for-each-ref", "--format=%(refname:short)", "refs/heads"], "branches")?;
+        for other in heads.stdout.lines().filter(|b| !b.is_empty() && *b != meta.branch) {
+            git_ok(&ws, path, &["branch", "--quiet", "-D", "--", other], "tidying the clone's branches")?;
+        }
         let mut carried = false;
         if req.carry {
             // `stash create` records the main checkout's changes as a commit without touching its index or
@@ -660,7 +666,8 @@ impl Store {
         }
         let reader = self.main_reading(main, name);
         let ws_path = st.path.to_string_lossy().into_owned();
-        git_ok(&reader, &self.project, &["fetch", "--quiet", "--no-tags", "--", &ws_path, &st.meta.branch], "fetch")?;
+        // The workspace's HEAD: what its status counted, even if its agent switched branches.
+        git_ok(&reader, &self.project, &["fetch", "--quiet", "--no-tags", "--", &ws_path, "HEAD"], "fetch")?;
         let incoming =
             git_ok(&reader, &self.project, &["rev-parse", "--verify", "FETCH_HEAD^{commit}"], "fetch")?.line();
         let head = git_ok(main, &self.project, &["rev-parse", "--verify", "HEAD"], "HEAD")?.line();

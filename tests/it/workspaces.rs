@@ -291,8 +291,11 @@ async fn a_workspace_starts_from_the_users_branch_with_its_includes_and_rm_keeps
     let f = ().serve(rmcp::transport::TokioChildProcess::new(c).unwrap()).await.unwrap();
     let st = ok(&f, "workspace_status", json!({})).await;
     assert!(st.contains("workspace f on codebox/f · based on feature"), "{st}");
-    let env = sh_ok(&f, "echo port=$PORT; git branch --show-current; cat feature.txt").await;
+    let env =
+        sh_ok(&f, "echo port=$PORT; git branch --show-current; echo branches=$(git branch | wc -l); cat feature.txt")
+            .await;
     assert!(env.contains("port=20000") && env.contains("codebox/f") && env.contains("on feature"), "{env}");
+    assert!(env.contains("branches=1"), "only the workspace's own branch: {env}");
     let genv = ws_ok(&p.root, &["status", "g"]);
     assert!(genv.contains("sessions 0"), "{genv}");
     let list = ws_ok(&p.root, &["list"]);
@@ -370,4 +373,22 @@ async fn merge_modes_and_refusals_leave_main_consistent() {
     assert!(merged.contains("merge commit"), "{merged}");
     assert_eq!(git(&p.root, &["rev-list", "--parents", "-n", "1", "HEAD"]).split(' ').count(), 3, "two parents");
     assert!(ws_ok(&p.root, &["status", "n"]).contains("0 ahead"));
+}
+
+#[tokio::test]
+async fn the_setup_command_runs_confined_in_the_new_checkout_and_a_failure_keeps_nothing() {
+    let p = repo("[workspaces]\nsetup = \"echo built > built.txt; echo port=$PORT; touch ../outside-setup\"\n");
+    let created = ws_ok(&p.root, &["new", "s"]);
+    let path = ws_path(&created);
+    assert!(created.contains("setup ran:") && created.contains("port=20000"), "{created}");
+    assert_eq!(std::fs::read_to_string(path.join("built.txt")).unwrap(), "built\n");
+    assert!(!p.root.join("built.txt").exists());
+    assert!(!path.parent().unwrap().join("outside-setup").exists(), "the setup saw only its checkout");
+
+    let failing = p.root.parent().unwrap().join("failing.toml");
+    std::fs::write(&failing, "[workspaces]\nsetup = \"echo half-done; exit 3\"\n").unwrap();
+    let (made, text) = ws(&p.root, &["new", "t", "--config", failing.to_str().unwrap()]);
+    assert!(!made && text.contains("half-done") && text.contains("was not kept"), "{text}");
+    assert!(!path.parent().unwrap().join("t").exists());
+    assert!(!ws_ok(&p.root, &["list"]).contains("\nt\t"));
 }

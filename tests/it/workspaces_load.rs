@@ -17,12 +17,13 @@ fn tag(k: usize) -> String {
     format!("owner-{k:02}-x")
 }
 
-/// One session's 500 calls; returns the failures (call number, tool, message).
-async fn session(c: Client, k: usize) -> Vec<String> {
+/// One session's 500 calls; returns the failures (call number, tool, message) and the PORT its commands saw.
+async fn session(c: Client, k: usize) -> (Vec<String>, String) {
     let mine = tag(k);
     let foreign = |text: &str| (0..SESSIONS).filter(|&o| o != k).any(|o| text.contains(&tag(o)));
     let mut failures = Vec::new();
     let mut count = 0usize;
+    let mut port = String::new();
     for i in 0..CALLS {
         let (tool, args) = match i % 25 {
             0 => {
@@ -53,13 +54,16 @@ async fn session(c: Client, k: usize) -> Vec<String> {
         } else {
             None
         };
+        if tool == "run_command" && port.is_empty() {
+            port = out.text.split("port=").nth(1).unwrap_or("").lines().next().unwrap_or("").to_string();
+        }
         if let Some(w) = wrong {
             failures
                 .push(format!("session {k} call {i} {tool}: {w}: {}", out.text.chars().take(300).collect::<String>()));
         }
     }
     let _ = c.cancel().await;
-    failures
+    (failures, port)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -87,9 +91,14 @@ async fn sixteen_sessions_on_sixteen_workspaces_make_500_calls_each_without_erro
     }
     let runs: Vec<_> = clients.into_iter().enumerate().map(|(k, c)| tokio::spawn(session(c, k))).collect();
     let mut failures = Vec::new();
+    let mut ports = std::collections::HashSet::new();
     for r in runs {
-        failures.extend(r.await.unwrap());
+        let (f, port) = r.await.unwrap();
+        failures.extend(f);
+        assert!(port.parse::<u16>().is_ok_and(|p| p >= 20000), "PORT {port:?}");
+        ports.insert(port);
     }
+    assert_eq!(ports.len(), SESSIONS, "each workspace has its own PORT: {ports:?}");
     assert!(
         failures.is_empty(),
         "{} failed calls, first ones:\n{}",
