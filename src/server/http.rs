@@ -150,8 +150,15 @@ fn mcp(ctx: Context, config: &StreamableHttpServerConfig) -> Mcp {
 impl Hub {
     /// The service of workspace `name`, made (and the workspace bound, or created when allowed) on first use.
     async fn workspace(&self, name: &str) -> Result<Mcp, String> {
-        if let Some(s) = self.workspaces.lock().await.get(name) {
-            return Ok(s.clone());
+        {
+            let mut map = self.workspaces.lock().await;
+            if let Some(s) = map.get(name) {
+                if self.registry.exists(name) {
+                    return Ok(s.clone());
+                }
+                // Removed while served: its sessions are dropped with the service, and the name starts afresh.
+                map.remove(name);
+            }
         }
         // Not holding the map while a workspace is bound (or created, which runs git): requests for workspaces
         // already served go on meanwhile. The registry makes each context once, so two first requests for one

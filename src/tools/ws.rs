@@ -31,6 +31,11 @@ impl Registry {
         self.store.as_ref().map_err(String::as_str)
     }
 
+    /// Whether workspace `name` still exists (it may have been removed while this server ran).
+    pub fn exists(&self, name: &str) -> bool {
+        self.store.as_ref().is_ok_and(|s| s.exists(name))
+    }
+
     /// The context for connections bound to `name`. An unknown name is made from the current branch when
     /// `[workspaces] create_on_use` allows it, else refused. Blocking (the first use runs git).
     pub fn context(&self, name: &str) -> Result<Context, String> {
@@ -38,7 +43,11 @@ impl Registry {
         let store = self.store.as_ref().map_err(|e| format!("this server has no workspaces: {e}"))?;
         let mut bound = self.bound.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(c) = bound.get(name) {
-            return Ok(c.clone());
+            if store.exists(name) {
+                return Ok(c.clone());
+            }
+            // Removed (`codebox ws rm --force`) since it was bound: never serve the deleted checkout.
+            bound.remove(name);
         }
         if store.meta(name).is_err() {
             if !self.main.config.workspaces.create_on_use {

@@ -295,6 +295,11 @@ impl Store {
         self.dir.join(".meta").join(format!("{name}.json"))
     }
 
+    /// Whether workspace `name` is recorded (a cheap check, made before each use of a bound workspace).
+    pub fn exists(&self, name: &str) -> bool {
+        check_name(name).is_ok() && self.meta_path(name).is_file()
+    }
+
     pub fn meta(&self, name: &str) -> Result<Meta, String> {
         check_name(name)?;
         let text = std::fs::read_to_string(self.meta_path(name)).map_err(|_| {

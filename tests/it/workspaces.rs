@@ -254,6 +254,22 @@ async fn the_model_cannot_pick_a_workspace() {
     // The header binds as the path does.
     let r = post(s.url.clone()).header("x-codebox-workspace", "b").json(&initialize_body()).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
+
+    // Over stdio an unknown workspace stops the server; it never falls back to the main checkout.
+    let mut cmd = Command::new(BIN);
+    cmd.args(["serve", "--workspace", "nope", "--root"]).arg(&p.root).stdin(std::process::Stdio::null());
+    private_dirs(&mut cmd, &p.root);
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("codebox ws new nope"));
+
+    // A workspace with bound sessions is not removed; once forced, the server stops serving it.
+    let (removed, text) = ws(&p.root, &["rm", "a"]);
+    assert!(!removed && text.contains("session(s) of a running server"), "{text}");
+    assert!(ws_ok(&p.root, &["rm", "a", "--force"]).contains("removed workspace a"));
+    let r = post(s.url.replace("/mcp", "/ws/a/mcp")).json(&initialize_body()).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    drop(a);
 }
 
 #[tokio::test]
