@@ -753,6 +753,20 @@ impl Store {
     pub fn remove(&self, main: &Sandbox, name: &str, force: bool) -> Result<String, String> {
         let st = self.status(main, name)?;
         let unmerged = st.ahead > 0 && !self.already_in_base(main, &st)?;
+        // Work off HEAD: other branches with commits the base lacks, and stashes (an agent that switched branches
+        // or stashed must not lose that either).
+        let against = st.base_head.clone().unwrap_or(st.meta.base_commit.clone());
+        let ws = self.sandbox_for(main, &st.meta);
+        let refs = git_ok(&ws, &st.path, &["for-each-ref", "--format=%(refname)", "refs/heads", "refs/stash"], "refs")?;
+        let mut elsewhere = Vec::new();
+        for r in refs.stdout.lines().filter(|r| !r.is_empty()) {
+            let range = format!("{against}..{r}");
+            let n = git_ok(&ws, &st.path, &["rev-list", "--count", &range, "--"], "counting commits")?.line();
+            let head_has = git(&ws, &st.path, &["merge-base", "--is-ancestor", r, "HEAD"], &[])?.ok();
+            if n != "0" && (r == "refs/stash" || !head_has) {
+                elsewhere.push(format!("{} ({n} commit(s))", r.trim_start_matches("refs/heads/")));
+            }
+        }
         let mut problems = Vec::new();
         if !st.dirty.is_empty() {
             problems.push(format!(
@@ -768,6 +782,9 @@ impl Store {
                 st.meta.branch,
                 st.meta.base_branch.as_deref().unwrap_or(&st.meta.base)
             ));
+        }
+        if !elsewhere.is_empty() {
+            problems.push(format!("work outside its HEAD that {against:.10} lacks: {}", elsewhere.join(", ")));
         }
         if st.sessions > 0 {
             problems.push(format!("{} session(s) of a running server are bound to it", st.sessions));

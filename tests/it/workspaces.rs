@@ -389,6 +389,17 @@ async fn merge_modes_and_refusals_leave_main_consistent() {
     assert!(merged.contains("merge commit"), "{merged}");
     assert_eq!(git(&p.root, &["rev-list", "--parents", "-n", "1", "HEAD"]).split(' ').count(), 3, "two parents");
     assert!(ws_ok(&p.root, &["status", "n"]).contains("0 ahead"));
+
+    // Work on another branch of the workspace, off its HEAD, is work too: rm refuses and names it.
+    git(&n, &["checkout", "-q", "-b", "side"]);
+    std::fs::write(n.join("side.txt"), "side\n").unwrap();
+    git(&n, &["add", "side.txt"]);
+    git(&n, &["commit", "-q", "-m", "side work"]);
+    git(&n, &["checkout", "-q", "codebox/n"]);
+    let (removed, text) = ws(&p.root, &["rm", "n"]);
+    assert!(!removed && text.contains("side (1 commit(s))"), "{text}");
+    git(&n, &["branch", "-q", "-D", "side"]);
+    assert!(ws_ok(&p.root, &["rm", "n"]).contains("removed workspace n"));
 }
 
 #[tokio::test]
