@@ -689,7 +689,7 @@ line or the exit; or tail/pattern over all it kept.",
 
     #[tool(
         name = "workspace_status",
-        description = "This workspace vs its base: ahead/behind, base moved, rebase conflicts.",
+        description = "Ahead/behind base, rebase conflicts.",
         input_schema = schema::input::<GitStatusParams>(),
         annotations(read_only_hint = true, open_world_hint = false)
     )]

@@ -214,6 +214,8 @@ async fn the_model_cannot_pick_a_workspace() {
     let e = err(&a, "read_file", json!({"path": format!("{}/shared.txt", pb.display())})).await;
     assert!(e.contains("outside the workspace"), "{e}");
     let tools = a.peer().list_all_tools().await.unwrap();
+    let listing = serde_json::to_string(&json!({ "tools": tools })).unwrap().len();
+    assert!(listing < 12_000, "a bound connection's tools/list is {listing} characters; the budget is 12,000");
     for t in &tools {
         let props = t.input_schema.get("properties").map(|p| p.to_string()).unwrap_or_default();
         assert!(!props.contains("workspace"), "{} takes a workspace: {props}", t.name);
