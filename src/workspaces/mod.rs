@@ -370,28 +370,37 @@ impl Store {
             return Err(format!("{} exists but is not a recorded workspace; move it away and retry", path.display()));
         }
         // The base: the current branch and its HEAD unless named; never a remote's default branch.
-        let base = match &req.base {
+        let named = match &req.base {
             Some(b) if b.starts_with('-') || b.is_empty() => {
                 return Err(format!("invalid base {b:?}: name a branch, tag or commit"));
             }
-            Some(b) => b.strip_prefix("refs/heads/").unwrap_or(b).to_string(),
-            None => {
-                let o = git(main, &self.project, &["symbolic-ref", "--quiet", "--short", "HEAD"], &[])?;
-                if o.ok() { o.line() } else { "HEAD".into() }
-            }
+            Some(b) => b.clone(),
+            // The current branch and its HEAD: never a remote's default branch.
+            None => "HEAD".to_string(),
         };
-        let spec = format!("{base}^{{commit}}");
-        let o = git(main, &self.project, &["rev-parse", "--verify", "--quiet", "--end-of-options", &spec], &[])?;
-        if !o.ok() {
+        // One run resolves the base to its commit and its full ref name (refs/heads/… for a branch, nothing for a
+        // commit), and names the main checkout's branch (the clone copies it; see `populate`).
+        let spec = format!("{named}^{{commit}}");
+        let o = git(main, &self.project, &["rev-parse", &spec, "--symbolic-full-name", &named, "HEAD", "--"], &[])?;
+        // rev-parse echoes the `--` that keeps names from being read as paths.
+        let lines: Vec<&str> = o.stdout.lines().filter(|l| *l != "--").collect();
+        if !o.ok() || lines.len() < 2 {
             return Err(format!(
-                "base {base:?} is not a branch, tag or commit of {} (is the repository empty? commit first)",
+                "base {named:?} is not a branch, tag or commit of {} (is the repository empty? commit first)",
                 self.project.display()
             ));
         }
-        let base_commit = o.line();
-        let full = format!("refs/heads/{base}");
-        let is_branch =
-            git(main, &self.project, &["show-ref", "--verify", "--quiet", &full], &[])?.ok() && base != "HEAD";
+        let base_commit = lines[0].trim().to_string();
+        // With a commit as base, rev-parse prints no name for it: the main checkout's HEAD is the last line.
+        let (full, main_head) =
+            if lines.len() >= 3 { (lines[1].trim(), lines[2].trim()) } else { ("", lines[1].trim()) };
+        let base_branch = full.strip_prefix("refs/heads/").map(str::to_string);
+        let base = match (&req.base, &base_branch) {
+            (None, Some(b)) => b.clone(),
+            (Some(b), _) => b.strip_prefix("refs/heads/").unwrap_or(b).to_string(),
+            (None, None) => "HEAD".to_string(),
+        };
+        let clone_branch = main_head.strip_prefix("refs/heads/").map(str::to_string);
         let used: Vec<u16> = names.iter().filter_map(|n| self.meta(n).ok()).map(|m| m.port).collect();
         let step = self.settings.ports_per_workspace;
         let port = (0..self.settings.max as u64)
@@ -401,14 +410,14 @@ impl Store {
         let meta = Meta {
             name: req.name.clone(),
             branch: format!("{BRANCH_PREFIX}{}", req.name),
-            base_branch: is_branch.then(|| base.clone()),
+            base_branch,
             base,
             base_commit,
             created: now(),
             port,
         };
         std::fs::create_dir(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-        match self.populate(main, req, &meta, &path) {
+        match self.populate(main, req, &meta, &path, clone_branch.as_deref()) {
             Ok((included, carried, setup)) => {
                 // The workspace borrows the base's objects from the main repository: a hidden ref keeps them
                 // from `git gc` there should the base branch be rewound or deleted. (Its own commits are in its
@@ -433,12 +442,14 @@ impl Store {
         }
     }
 
+    /// `clone_branch`: the main checkout's current branch, which the clone copies as a local branch.
     fn populate(
         &self,
         main: &Sandbox,
         req: &NewRequest,
         meta: &Meta,
         path: &Path,
+        clone_branch: Option<&str>,
     ) -> Result<(Vec<String>, bool, Option<String>), String> {
         // The clone reads the main repository (read-only in its sandbox) and writes only the new directory.
         let cloner = main.for_root(path, std::slice::from_ref(&self.git_dir), &[]);
@@ -448,8 +459,7 @@ impl Store {
         git_ok(&ws, path, &["checkout", "--quiet", "-b", &meta.branch, &meta.base_commit], "checkout")?;
         // The clone also made a local copy of the main checkout's branch: only the workspace's own is kept, so
         // there is one branch to work on (the main repository's stay visible as origin/*).
-        let heads = git_ok(&ws, path, &["for-each-ref", "--format=%(refname:short)", "refs/heads"], "branches")?;
-        for other in heads.stdout.lines().filter(|b| !b.is_empty() && *b != meta.branch) {
+        if let Some(other) = clone_branch.filter(|b| *b != meta.branch) {
             git_ok(&ws, path, &["branch", "--quiet", "-D", "--", other], "tidying the clone's branches")?;
         }
         let mut carried = false;

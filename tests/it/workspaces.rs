@@ -300,6 +300,13 @@ async fn a_workspace_starts_from_the_users_branch_with_its_includes_and_rm_keeps
     let carried = ws_path(&ws_ok(&p.root, &["new", "g", "--carry", "--base", "main"]));
     assert_eq!(std::fs::read_to_string(carried.join("shared.txt")).unwrap(), "one\ntwo\nthree\nuncommitted\n");
     assert!(!carried.join("feature.txt").exists(), "g is based on main");
+    // A tag as base: there is no branch to merge into, and merge says so instead of guessing.
+    git(&p.root, &["tag", "v1", "main"]);
+    let tagged = ws_ok(&p.root, &["new", "t", "--base", "v1"]);
+    assert!(tagged.contains("from v1 at"), "{tagged}");
+    let (merged, text) = ws(&p.root, &["merge", "t"]);
+    assert!(!merged && text.contains("not a branch"), "{text}");
+    ws_ok(&p.root, &["rm", "t"]);
 
     // Over stdio, bound by the command line; PORT is the workspace's own.
     let mut c = tokio::process::Command::new(BIN);
