@@ -369,7 +369,6 @@ impl Store {
         if path.exists() {
             return Err(format!("{} exists but is not a recorded workspace; move it away and retry", path.display()));
         }
-        // The base: the current branch and its HEAD unless named; never a remote's default branch.
         let named = match &req.base {
             Some(b) if b.starts_with('-') || b.is_empty() => {
                 return Err(format!("invalid base {b:?}: name a branch, tag or commit"));
@@ -432,6 +431,7 @@ impl Store {
                 write_atomic(&self.meta_path(&meta.name), &serde_json::to_vec_pretty(&meta).unwrap_or_default())
                     .inspect_err(|_| {
                         let _ = std::fs::remove_dir_all(&path);
+                        let _ = git(main, &self.project, &["update-ref", "-d", &keep], &[]);
                     })?;
                 Ok(Created { meta, path, included, carried, setup })
             }
