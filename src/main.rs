@@ -94,9 +94,18 @@ enum WsAction {
         carry: bool,
     },
     /// Every workspace: branch, base, ahead/behind, dirty files, disk used, last activity, bound sessions.
-    List,
+    List {
+        /// One JSON array, for orchestrators.
+        #[arg(long)]
+        json: bool,
+    },
     /// One workspace in detail.
-    Status { name: String },
+    Status {
+        name: String,
+        /// One JSON object, for orchestrators.
+        #[arg(long)]
+        json: bool,
+    },
     /// Its changes against its base (committed, then uncommitted).
     Diff { name: String },
     /// Its commits its base lacks.
@@ -293,7 +302,14 @@ fn ws(common: &Common, action: WsAction) -> Result<ExitCode, String> {
             }
             t
         }
-        WsAction::List => {
+        WsAction::List { json: true } => {
+            let all: Vec<_> = store.names().iter().map(|n| store.status(&sandbox, n)).collect::<Result<_, _>>()?;
+            serde_json::to_string_pretty(&all).map_err(|e| e.to_string())?
+        }
+        WsAction::Status { name, json: true } => {
+            serde_json::to_string_pretty(&store.status(&sandbox, &name)?).map_err(|e| e.to_string())?
+        }
+        WsAction::List { json: false } => {
             let names = store.names();
             if names.is_empty() {
                 "no workspaces; `codebox ws new <name>` makes one".to_string()
@@ -320,7 +336,7 @@ fn ws(common: &Common, action: WsAction) -> Result<ExitCode, String> {
                 t
             }
         }
-        WsAction::Status { name } => {
+        WsAction::Status { name, json: false } => {
             let s = store.status(&sandbox, &name)?;
             let mut t = format!(
                 "workspace {}\npath {}\nbranch {} at {}\nbase {} at {}{}\n{} ahead, {} behind\ndisk {}\nlast activity {}\nsessions {}",

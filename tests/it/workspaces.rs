@@ -398,6 +398,11 @@ async fn merge_modes_and_refusals_leave_main_consistent() {
     assert!(merged.contains("merge commit"), "{merged}");
     assert_eq!(git(&p.root, &["rev-list", "--parents", "-n", "1", "HEAD"]).split(' ').count(), 3, "two parents");
     assert!(ws_ok(&p.root, &["status", "n"]).contains("0 ahead"));
+    let listed: serde_json::Value = serde_json::from_str(&ws_ok(&p.root, &["list", "--json"])).unwrap();
+    assert_eq!(listed[0]["meta"]["name"], "n", "{listed}");
+    assert_eq!(listed[0]["meta"]["base_branch"], "main");
+    assert_eq!(listed[0]["ahead"], 0);
+    assert!(listed[0]["disk_bytes"].as_u64().unwrap() > 0);
 
     // Work on another branch of the workspace, off its HEAD, is work too: rm refuses and names it.
     git(&n, &["checkout", "-q", "-b", "side"]);
