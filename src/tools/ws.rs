@@ -83,7 +83,8 @@ pub fn status(ctx: &Context) -> ToolResult<String> {
     let mut t = format!("workspace {} on {} · based on {} at {}", m.name, m.branch, m.base, short(&m.base_commit));
     t.push_str(&format!("\n{} commit(s) ahead, {} behind", st.ahead, st.behind));
     match (&st.base_head, st.base_moved) {
-        (Some(h), true) => t.push_str(&format!("; {} moved to {}", m.base, short(h))),
+        // The full id: the workspace reads the main repository's objects, so the agent can catch up itself.
+        (Some(h), true) => t.push_str(&format!("; {} moved to {h} (`git rebase {h}` catches up)", m.base)),
         (Some(_), false) => t.push_str(&format!("; {} has not moved", m.base)),
         (None, _) => {}
     }

@@ -326,6 +326,20 @@ async fn a_workspace_starts_from_the_users_branch_with_its_includes_and_rm_keeps
     let list = ws_ok(&p.root, &["list"]);
     assert!(list.lines().any(|l| l.starts_with("f\tcodebox/f\tfeature\t0\t0\t0\t") && l.ends_with("\t1")), "{list}");
 
+    // The base moves on in the main checkout: the agent is told, and catches up from inside its sandbox.
+    p.write("later.txt", "later on feature\n");
+    git(&p.root, &["add", "later.txt"]);
+    git(&p.root, &["commit", "-q", "-m", "later"]);
+    let moved = git(&p.root, &["rev-parse", "HEAD"]);
+    ok(&f, "write_file", json!({"path": "mine.txt", "content": "mine\n"})).await;
+    ok(&f, "git_commit", json!({"message": "mine"})).await;
+    let st = ok(&f, "workspace_status", json!({})).await;
+    assert!(st.contains("1 commit(s) ahead, 1 behind") && st.contains(&format!("`git rebase {moved}`")), "{st}");
+    assert!(st.contains("rebasing onto it would not conflict"), "{st}");
+    let id = "GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.org";
+    assert!(sh_ok(&f, &format!("{id} git rebase -q {moved} && cat later.txt")).await.contains("later on feature"));
+    assert!(ok(&f, "workspace_status", json!({})).await.contains("1 commit(s) ahead, 0 behind"));
+
     // rm refuses while there is uncommitted or untracked work, and names it.
     ok(&f, "write_file", json!({"path": "draft.txt", "content": "unsaved thought\n"})).await;
     f.cancel().await.unwrap();
