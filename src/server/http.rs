@@ -199,7 +199,16 @@ async fn dispatch(State(hub): State<Arc<Hub>>, req: Request) -> Response {
         None => hub.main.clone(),
         Some(n) => match hub.workspace(&n).await {
             Ok(s) => s,
-            Err(e) => return (StatusCode::NOT_FOUND, e).into_response(),
+            Err(e) => {
+                let status = if crate::workspaces::check_name(&n).is_err() {
+                    StatusCode::BAD_REQUEST
+                } else if !hub.registry.exists(&n) {
+                    StatusCode::NOT_FOUND
+                } else {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                };
+                return (status, e).into_response();
+            }
         },
     };
     svc.handle(req).await.map(Body::new)

@@ -41,29 +41,37 @@ impl Registry {
     pub fn context(&self, name: &str) -> Result<Context, String> {
         crate::workspaces::check_name(name)?;
         let store = self.store.as_ref().map_err(|e| format!("this server has no workspaces: {e}"))?;
-        let mut bound = self.bound.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(c) = bound.get(name) {
-            if store.exists(name) {
-                return Ok(c.clone());
+        {
+            let mut bound = self.bound.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(c) = bound.get(name) {
+                if store.exists(name) {
+                    return Ok(c.clone());
+                }
+                // Removed (`codebox ws rm --force`) since it was bound: never serve the deleted checkout.
+                bound.remove(name);
             }
-            // Removed (`codebox ws rm --force`) since it was bound: never serve the deleted checkout.
-            bound.remove(name);
         }
-        if store.meta(name).is_err() {
+        // Made without holding the table: a creation (a clone, a setup command) does not hold up other
+        // workspaces' first connections. The store's own lock orders creations.
+        if !store.exists(name) {
             if !self.main.config.workspaces.create_on_use {
                 return Err(format!(
                     "no workspace named {name:?}; make it with `codebox ws new {name}` (or set [workspaces] \
                      create_on_use = true in codebox.toml)"
                 ));
             }
-            store.create(&self.main.sandbox, &NewRequest { name: name.to_string(), ..Default::default() })?;
-            tracing::info!(workspace = name, "workspace created on first use");
+            match store.create(&self.main.sandbox, &NewRequest { name: name.to_string(), ..Default::default() }) {
+                Ok(_) => tracing::info!(workspace = name, "workspace created on first use"),
+                // Another connection made it meanwhile.
+                Err(_) if store.exists(name) => {}
+                Err(e) => return Err(e),
+            }
         }
         let binding =
             Binding { attachments: Arc::new(Attachments::new(store.clone(), name)), main: self.main.sandbox.clone() };
         let ctx = self.main.for_workspace(binding)?;
-        bound.insert(name.to_string(), ctx.clone());
-        Ok(ctx)
+        let mut bound = self.bound.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(bound.entry(name.to_string()).or_insert(ctx).clone())
     }
 }
 

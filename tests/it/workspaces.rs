@@ -238,6 +238,9 @@ async fn the_model_cannot_pick_a_workspace() {
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert!(r.text().await.unwrap().contains("codebox ws new nope"));
     assert!(!p.root.parent().unwrap().join("state").join("nope").exists());
+    let r = post(s.url.replace("/mcp", "/ws/..%2Fmain/mcp")).json(&initialize_body()).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("invalid workspace name"));
     let r = post(s.url.replace("/mcp", "/ws/a/mcp"))
         .header("x-codebox-workspace", "b")
         .json(&initialize_body())
