@@ -20,6 +20,37 @@ pub struct Config {
     pub tests: TestSettings,
     pub jobs: JobSettings,
     pub tools: ToolsSettings,
+    pub workspaces: WorkspaceSettings,
+}
+
+/// Named workspaces (`[workspaces]`): checkouts of the project on their own branches, one per bound connection.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkspaceSettings {
+    /// Where checkouts live (default `$XDG_STATE_HOME/codebox/workspaces/<project hash>`); outside the project.
+    pub dir: Option<PathBuf>,
+    /// Workspaces of one project at once; creating one more is refused.
+    pub max: usize,
+    /// Create an unknown workspace when a connection first names it (else it must exist: `codebox ws new`).
+    pub create_on_use: bool,
+    /// A shell command run in the sandbox, in the new checkout, after it is made (`npm ci`, `cargo fetch`).
+    pub setup: Option<String>,
+    /// The first port of the first workspace's range; each workspace gets `ports_per_workspace` from there.
+    pub port_start: u16,
+    pub ports_per_workspace: u16,
+}
+
+impl Default for WorkspaceSettings {
+    fn default() -> Self {
+        WorkspaceSettings {
+            dir: None,
+            max: 32,
+            create_on_use: false,
+            setup: None,
+            port_start: 20000,
+            ports_per_workspace: 10,
+        }
+    }
 }
 
 /// The tool families a client can be offered; `src/server` maps each tool to one of them.
@@ -320,6 +351,17 @@ impl Config {
             return Err(format!(
                 "output.max_chars_cap = {} is below output.max_chars = {}",
                 o.max_chars_cap, o.max_chars
+            ));
+        }
+        let w = &self.workspaces;
+        if w.max == 0 || w.ports_per_workspace == 0 {
+            return Err("workspaces.max and workspaces.ports_per_workspace must be at least 1".into());
+        }
+        if u64::from(w.port_start) + w.max as u64 * u64::from(w.ports_per_workspace) > 65535 || w.port_start < 1024 {
+            return Err(format!(
+                "workspaces.port_start = {} with max = {} and ports_per_workspace = {} leaves the port range 1024..65535; \
+                 lower one of them",
+                w.port_start, w.max, w.ports_per_workspace
             ));
         }
         if self.sandbox.mode == SandboxMode::Off {

@@ -26,10 +26,13 @@ mod testparse;
 mod testrun;
 mod tools;
 mod workspace;
+pub mod workspaces;
 
 /// What the `codebox` and `codebox-sandbox` binaries run.
 pub mod cli {
     pub use crate::doctor::{Report, probe};
+    pub use crate::output::human_bytes;
+    pub use crate::sandbox::Sandbox;
     pub use crate::sandbox::self_confine::confine_self;
     pub use crate::sandbox::{HELPER_ARG, helper_main};
     pub use crate::server::http::{Shutdown, generate_token, serve as serve_http};
@@ -37,6 +40,8 @@ pub mod cli {
     pub use crate::server::schema::write_all as write_schemas;
     pub use crate::server::serve_stdio;
     pub use crate::tools::Context;
+    pub use crate::tools::git::identity_from_config as git_identity;
+    pub use crate::tools::ws::Registry;
 }
 
 /// What the benchmarks and examples measure in-process: the syntax gate and the symbol index.

@@ -18,13 +18,13 @@ struct Cli {
 #[derive(clap::Args, Clone)]
 struct Common {
     /// Workspace root (default: the current directory, or `root` in codebox.toml).
-    #[arg(long)]
+    #[arg(long, global = true)]
     root: Option<PathBuf>,
     /// Configuration file (default: codebox.toml in the root, if present).
-    #[arg(long)]
+    #[arg(long, global = true)]
     config: Option<PathBuf>,
     /// Network for commands: off (loopback only), proxy (the hosts [sandbox.proxy] allows) or host.
-    #[arg(long, value_name = "MODE", value_parser = codebox::config::NetworkMode::parse)]
+    #[arg(long, global = true, value_name = "MODE", value_parser = codebox::config::NetworkMode::parse)]
     network: Option<codebox::config::NetworkMode>,
 }
 
@@ -62,6 +62,16 @@ enum Command {
         /// With --http: on SIGTERM, how long calls in flight may take to finish before they are stopped.
         #[arg(long, value_name = "SECS", default_value_t = 25, value_parser = clap::value_parser!(u64).range(0..=3600))]
         drain_secs: u64,
+        /// Serve this workspace (see `codebox ws`) over stdio instead of the main checkout.
+        #[arg(long, value_name = "NAME")]
+        workspace: Option<String>,
+    },
+    /// Workspaces: checkouts of the project on their own branches, one per agent (see README).
+    Ws {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        action: WsAction,
     },
     /// Report what this machine offers for confinement and what codebox will enforce.
     Doctor {
@@ -72,6 +82,49 @@ enum Command {
     Schemas {
         #[arg(long, default_value = "schemas")]
         out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum WsAction {
+    /// Make a workspace on branch codebox/NAME from BASE (default: the current branch's HEAD).
+    New {
+        name: String,
+        #[arg(long)]
+        base: Option<String>,
+        /// Carry the main checkout's uncommitted changes to tracked files into it.
+        #[arg(long)]
+        carry: bool,
+    },
+    /// Every workspace: branch, base, ahead/behind, dirty files, disk used, last activity, bound sessions.
+    List {
+        /// One JSON array, for orchestrators.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One workspace in detail.
+    Status {
+        name: String,
+        /// One JSON object, for orchestrators.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Its changes against its base (committed, then uncommitted).
+    Diff { name: String },
+    /// Its commits its base lacks.
+    Log { name: String },
+    /// Merge it into the branch it was based on, in the main checkout; refuses on conflict and changes nothing.
+    Merge {
+        name: String,
+        /// auto (fast-forward if possible, else a merge commit), ff, squash or merge.
+        #[arg(long, default_value = "auto", value_parser = codebox::workspaces::MergeMode::parse)]
+        mode: codebox::workspaces::MergeMode,
+    },
+    /// Remove it; refused while it has uncommitted, untracked or unmerged work, unless --force.
+    Rm {
+        name: String,
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -132,7 +185,18 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             print!("{}", report.render());
             Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
-        Command::Serve { common, http, allow_remote, token_file, no_auth, log_level, sandbox, drain_secs } => {
+        Command::Ws { common, action } => ws(&common, action),
+        Command::Serve {
+            common,
+            http,
+            allow_remote,
+            token_file,
+            no_auth,
+            log_level,
+            sandbox,
+            drain_secs,
+            workspace,
+        } => {
             init_tracing(log_level.as_deref());
             let (mut config, root) = load(&common)?;
             // The flag overrides the file; from here on `config.sandbox.mode` is the one effective mode (the file
@@ -151,7 +215,24 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 Some(addr) => Some(http_listen(addr, allow_remote, token_file, no_auth)?),
             };
             let http_cfg = config.http.clone();
-            let ctx = Context::new(config, &root)?;
+            if workspace.is_some() && listen.is_some() {
+                return Err("--workspace binds the stdio connection; over HTTP, clients name their workspace in the \
+                            URL (/ws/<name>/mcp) or the X-Codebox-Workspace header"
+                    .into());
+            }
+            let registry = std::sync::Arc::new(codebox::cli::Registry::new(Context::new(config, &root)?));
+            // The workspaces' directory must exist before codebox's landlock domain can allow writing it.
+            let ws_dir = match registry.store() {
+                Ok(store) => {
+                    store.prepare()?;
+                    Some(store.dir().to_path_buf())
+                }
+                Err(_) => None,
+            };
+            let ctx = match &workspace {
+                Some(name) => registry.context(name)?,
+                None => registry.main().clone(),
+            };
             let bound = match &listen {
                 None => None,
                 Some(l) => {
@@ -161,7 +242,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     Some((listener, addr))
                 }
             };
-            confine_self(&ctx)?;
+            confine_self(registry.main(), ws_dir.as_deref())?;
             tracing::info!(root = %ctx.ws.root().display(), resolver = ?ctx.ws.resolver(), "codebox serving");
             // One client over stdio is served best by one thread: requests and responses never wait for a
             // wake-up on another core. HTTP serves many clients and gets the multi-threaded runtime.
@@ -188,7 +269,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                             now.cancel();
                         });
                         eprintln!("codebox: serving MCP at http://{addr}/mcp");
-                        codebox::cli::serve_http(ctx, listener, &listen, &http_cfg, shutdown)
+                        codebox::cli::serve_http(registry, listener, &listen, &http_cfg, shutdown)
                             .await
                             .map_err(|e| format!("HTTP server on {addr}: {e}"))
                     }
@@ -202,6 +283,118 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             })?;
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// `codebox ws …`: works on the store on disk, so it sees a running server's workspaces as well as offline ones.
+fn ws(common: &Common, action: WsAction) -> Result<ExitCode, String> {
+    use codebox::workspaces::{NewRequest, Store};
+    let (config, root) = load(common)?;
+    let store = Store::open(&root, &config.workspaces)?;
+    let sandbox = codebox::cli::Sandbox::new(&config.sandbox, store.project(), None);
+    let text = match action {
+        WsAction::New { name, base, carry } => {
+            let c = store.create(&sandbox, &NewRequest { name, base, carry })?;
+            let m = &c.meta;
+            let mut t = format!(
+                "created workspace {} at {}\nbranch {} from {} at {}\nports {}-{}",
+                m.name,
+                c.path.display(),
+                m.branch,
+                m.base,
+                m.base_commit,
+                m.port,
+                m.port + config.workspaces.ports_per_workspace - 1
+            );
+            if c.carried {
+                t.push_str("\ncarried the main checkout's uncommitted changes (tracked files)");
+            }
+            if !c.included.is_empty() {
+                t.push_str(&format!("\ncopied from {}: {}", codebox::workspaces::INCLUDE_FILE, c.included.join(", ")));
+            }
+            if let Some(out) = c.setup {
+                t.push_str(&format!("\nsetup ran:\n{}", out.trim_end()));
+            }
+            t
+        }
+        WsAction::List { json: true } => {
+            let all: Vec<_> = store.names().iter().map(|n| store.status(&sandbox, n)).collect::<Result<_, _>>()?;
+            serde_json::to_string_pretty(&all).map_err(|e| e.to_string())?
+        }
+        WsAction::Status { name, json: true } => {
+            serde_json::to_string_pretty(&store.status(&sandbox, &name)?).map_err(|e| e.to_string())?
+        }
+        WsAction::List { json: false } => {
+            let names = store.names();
+            if names.is_empty() {
+                "no workspaces; `codebox ws new <name>` makes one".to_string()
+            } else {
+                let mut t = String::from("name\tbranch\tbase\tahead\tbehind\tdirty\tdisk\tlast activity\tsessions");
+                for n in names {
+                    match store.status(&sandbox, &n) {
+                        Ok(s) => t.push_str(&format!(
+                            "\n{}\t{}\t{}{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                            n,
+                            s.meta.branch,
+                            s.meta.base,
+                            if s.base_moved { " (moved)" } else { "" },
+                            s.ahead,
+                            s.behind,
+                            s.dirty.len(),
+                            codebox::cli::human_bytes(s.disk_bytes),
+                            ago(s.last_activity),
+                            s.sessions
+                        )),
+                        Err(e) => t.push_str(&format!("\n{n}\t(unreadable: {e})")),
+                    }
+                }
+                t
+            }
+        }
+        WsAction::Status { name, json: false } => {
+            let s = store.status(&sandbox, &name)?;
+            let mut t = format!(
+                "workspace {}\npath {}\nbranch {} at {}\nbase {} at {}{}\n{} ahead, {} behind\ndisk {}\nlast activity {}\nsessions {}",
+                name,
+                s.path.display(),
+                s.meta.branch,
+                s.head,
+                s.meta.base,
+                s.meta.base_commit,
+                match (&s.base_head, s.base_moved) {
+                    (Some(h), true) => format!(" (moved to {h})"),
+                    _ => String::new(),
+                },
+                s.ahead,
+                s.behind,
+                codebox::cli::human_bytes(s.disk_bytes),
+                ago(s.last_activity),
+                s.sessions
+            );
+            if let Some(c) = s.conflicts.filter(|c| !c.is_empty()) {
+                t.push_str(&format!("\na rebase onto the base would conflict in: {}", c.join(", ")));
+            }
+            if !s.dirty.is_empty() {
+                t.push_str(&format!("\nuncommitted:\n{}", s.dirty.join("\n")));
+            }
+            t
+        }
+        WsAction::Diff { name } => store.diff(&sandbox, &name)?,
+        WsAction::Log { name } => store.log(&sandbox, &name)?,
+        WsAction::Merge { name, mode } => store.merge(&sandbox, &name, mode, &codebox::cli::git_identity())?,
+        WsAction::Rm { name, force } => store.remove(&sandbox, &name, force)?,
+    };
+    println!("{}", text.trim_end());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn ago(secs: u64) -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    match now.saturating_sub(secs) {
+        s if s < 120 => format!("{s} s ago"),
+        s if s < 7200 => format!("{} min ago", s / 60),
+        s if s < 172800 => format!("{} h ago", s / 3600),
+        s => format!("{} days ago", s / 86400),
     }
 }
 
@@ -266,7 +459,7 @@ fn http_listen(
 
 /// Landlocks codebox's own threads (the runtime is built after this, so its threads inherit it). Strict mode
 /// refuses to start without it; best-effort says what it skipped; `--sandbox off` skips it.
-fn confine_self(ctx: &Context) -> Result<(), String> {
+fn confine_self(ctx: &Context, workspaces: Option<&std::path::Path>) -> Result<(), String> {
     use codebox::config::SandboxMode;
     if ctx.sandbox.mode() == SandboxMode::Off {
         return Ok(());
@@ -275,7 +468,14 @@ fn confine_self(ctx: &Context) -> Result<(), String> {
     let _ = std::fs::create_dir_all(ctx.history.dir());
     // The scratch directory's parent, so that the scratch directory itself can be removed on exit.
     let scratch = ctx.scratch.path().parent().unwrap_or(ctx.scratch.path());
-    let writable = [ctx.history.dir().to_path_buf(), scratch.to_path_buf()];
+    let mut writable = vec![ctx.history.dir().to_path_buf(), scratch.to_path_buf()];
+    if let Some(dir) = workspaces {
+        // Workspaces' checkouts, and their undo histories beside the main checkout's.
+        writable.push(dir.to_path_buf());
+        if let Some(undo) = ctx.history.dir().parent() {
+            writable.push(undo.to_path_buf());
+        }
+    }
     match codebox::cli::confine_self(ctx.ws.root(), &writable) {
         Ok(detail) => {
             tracing::info!("self-confinement: {detail}");

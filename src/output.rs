@@ -905,7 +905,7 @@ fn plural(n: u64, word: &str) -> String {
 }
 
 /// A byte count the way every result shows it: 1 byte, 512 bytes, 3.4 KiB, 12.0 MiB, 1.5 GiB.
-pub(crate) fn human_bytes(n: u64) -> String {
+pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
     if n < 1024 {
         return plural(n, "byte");

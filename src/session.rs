@@ -18,9 +18,16 @@ pub struct Session {
     /// Notes already given to this session (the sandbox layers of a run, a listing's footnote): results
     /// repeat a note only when it differs from every one said before.
     said: Mutex<HashSet<String>>,
+    /// The session's place in its workspace's count of bound sessions (None: the main checkout).
+    _bound: Option<crate::workspaces::Attached>,
 }
 
 impl Session {
+    /// A session bound to a workspace; it counts as attached until dropped.
+    pub fn bound(attached: crate::workspaces::Attached) -> Session {
+        Session { _bound: Some(attached), ..Default::default() }
+    }
+
     /// The session's network namespace, made on first use; None when runs do not need one (sandbox off, the
     /// host's network) or it could not be made (each run then gets a private one, as the sandbox decides).
     pub fn net(&self, sandbox: &Sandbox) -> Option<Arc<SessionNet>> {

@@ -536,9 +536,10 @@ fn build_filesystem(spec: &Spec) -> Result<String, String> {
         Link(PathBuf),
     }
     let mut system: Vec<(System, &PathBuf)> = Vec::new();
-    // Toolchains under home come back after home's private tmpfs (`rebind`), not here.
+    // Toolchains under home come back after home's private tmpfs (`rebind`), not here; so do other rebound
+    // directories (a workspace's borrowed object store, which may sit under /tmp).
     let under_home = |p: &Path| spec.home.as_ref().is_some_and(|h| p.starts_with(h));
-    for p in spec.read_exec.iter().filter(|p| !under_home(p)) {
+    for p in spec.read_exec.iter().filter(|p| !under_home(p) && !spec.rebind.contains(p)) {
         match std::fs::symlink_metadata(p) {
             Ok(md) if md.file_type().is_symlink() => {
                 let target = std::fs::read_link(p).map_err(|e| format!("readlink {}: {e}", p.display()))?;

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 
 pub use helper::helper_main;
 pub(crate) use landlock_rules::abi as landlock_abi;
-pub(crate) use policy::Sandbox;
+pub use policy::Sandbox;
 
 /// Environment variable carrying the spec to the helper (its environment is otherwise empty).
 const SPEC_VAR: &str = "CODEBOX_SANDBOX_SPEC";

@@ -51,12 +51,17 @@ pub struct Sandbox {
     /// Where each run's cgroup goes, or why there is none.
     cgroups: Result<super::cgroup::Hierarchy, String>,
     /// Numbers the runs' cgroups.
-    runs: std::sync::atomic::AtomicU64,
+    runs: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// False for a sandbox derived with `for_root`: the first one removes codebox's cgroup subtree when dropped.
+    owns_cgroups: bool,
 }
 
 impl Drop for Sandbox {
     /// codebox's cgroup subtree goes with it.
     fn drop(&mut self) {
+        if !self.owns_cgroups {
+            return;
+        }
         if let Ok(h) = &self.cgroups {
             let h = h.clone();
             self.spawner.run(move || h.remove_base());
@@ -170,7 +175,54 @@ impl Sandbox {
                 .and_then(|e| e.parent().map(|d| d.join("codebox-sandbox")))
                 .filter(|p| p.is_file()),
             proxy_socket,
+            owns_cgroups: true,
         }
+    }
+
+    /// The same policy over another root (a workspace's checkout), sharing this sandbox's spawner thread (made
+    /// before codebox confined itself) and cgroup hierarchy. `read_only`: host directories shown read-only inside,
+    /// at their own path (the main repository's object store a checkout borrows); `env`: variables every run gets
+    /// (the workspace's `PORT` range).
+    pub fn for_root(&self, workspace: &Path, read_only: &[PathBuf], env: &[(String, String)]) -> Sandbox {
+        let mut read_exec = self.read_exec.clone();
+        let mut rebind = self.rebind.clone();
+        for p in read_only {
+            if !read_exec.contains(p) {
+                read_exec.push(p.clone());
+            }
+            // Bound after the private tmpfs mounts (home, /tmp), which would otherwise hide it.
+            if !rebind.contains(p) {
+                rebind.push(p.clone());
+            }
+        }
+        let mut base_env = self.base_env.clone();
+        for (k, v) in env {
+            base_env.retain(|(ek, _)| ek != k);
+            base_env.push((k.clone(), v.clone()));
+        }
+        Sandbox {
+            settings: self.settings.clone(),
+            mode: self.mode,
+            workspace: workspace.to_path_buf(),
+            home: self.home.clone(),
+            rebind,
+            read_exec,
+            protected: self.settings.protected.iter().map(|p| workspace.join(p)).collect(),
+            base_env,
+            spawner: self.spawner.clone(),
+            helper_bin: self.helper_bin.clone(),
+            proxy_socket: self.proxy_socket.clone(),
+            masked: self.masked.clone(),
+            cgroups: self.cgroups.clone(),
+            // Run cgroups share one parent, so one counter names them all.
+            runs: self.runs.clone(),
+            owns_cgroups: false,
+        }
+    }
+
+    /// The root this sandbox shows read-write.
+    pub fn root(&self) -> &Path {
+        &self.workspace
     }
 
     pub(super) fn proxy_socket(&self) -> Option<&Path> {

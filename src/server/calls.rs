@@ -359,6 +359,15 @@ impl Spec for GitStatusParams {
     }
 }
 
+impl Spec for WorkspaceStatusParams {
+    const NAME: &'static str = "workspace_status";
+    const DESCRIPTION: &'static str = "Ahead/behind base, rebase conflicts.";
+    const HINTS: Hints = RO;
+    fn call(self, ctx: &Context, _: &Cancel, _: &Progress) -> ToolResult<Reply> {
+        tools::ws::status(ctx).map(Reply::text)
+    }
+}
+
 impl Spec for GitDiffParams {
     const NAME: &'static str = "git_diff";
     const DESCRIPTION: &'static str = "git diff of the working tree (or the index: staged), optionally for one path.";

@@ -11,7 +11,7 @@ pub(super) const FAMILIES: &[(&str, &[&str])] = &[
     ("commands", &["run_command"]),
     ("jobs", &["job_start", "job_output", "job_input", "job_stop", "job_list"]),
     ("tests", &["run_tests"]),
-    ("git", &["git_status", "git_diff", "git_commit", "git_branch"]),
+    ("git", &["git_status", "git_diff", "git_commit", "git_branch", "workspace_status"]),
     ("symbols", &["outline", "find_symbol", "find_references", "repo_map"]),
 ];
 

@@ -11,6 +11,7 @@
 //! being sent) finish, bounded by a limit; then rmcp's sessions and streams close, and with the process the
 //! sessions' jobs are killed.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -31,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 use super::CodeboxServer;
 use crate::config::{HttpAuth, HttpConfig, HttpListen};
 use crate::tools::Context;
+use crate::tools::ws::Registry;
 
 struct Gate {
     token: Option<Vec<u8>>,
@@ -174,6 +176,96 @@ fn allowed_origins(cfg: &HttpConfig) -> Vec<String> {
     origins
 }
 
+/// The header that binds a connection to a workspace on `/mcp` (the URL path `/ws/<name>/mcp` does the same).
+/// Set by whoever configures the client, never by the model.
+pub(crate) const WORKSPACE_HEADER: &str = "x-codebox-workspace";
+
+type Mcp = StreamableHttpService<CodeboxServer, StrongSessions>;
+
+/// One MCP service (with its own sessions) for the main checkout and one per workspace a client has named: a
+/// session id is known only to the service that made it, so a session can never move to another workspace.
+struct Hub {
+    registry: Arc<Registry>,
+    config: StreamableHttpServerConfig,
+    main: Mcp,
+    workspaces: tokio::sync::Mutex<HashMap<String, Mcp>>,
+}
+
+fn mcp(ctx: Context, config: &StreamableHttpServerConfig) -> Mcp {
+    StreamableHttpService::new(
+        move || Ok(CodeboxServer::new(ctx.clone())),
+        Arc::new(StrongSessions(LocalSessionManager::default())),
+        config.clone(),
+    )
+}
+
+impl Hub {
+    /// The service of workspace `name`, made (and the workspace bound, or created when allowed) on first use.
+    async fn workspace(&self, name: &str) -> Result<Mcp, String> {
+        {
+            let mut map = self.workspaces.lock().await;
+            if let Some(s) = map.get(name) {
+                if self.registry.exists(name) {
+                    return Ok(s.clone());
+                }
+                // Removed while served: its sessions are dropped with the service, and the name starts afresh.
+                map.remove(name);
+            }
+        }
+        // Not holding the map while a workspace is bound (or created, which runs git): requests for workspaces
+        // already served go on meanwhile. The registry makes each context once, so two first requests for one
+        // name get the same context; the first service stored wins.
+        let registry = self.registry.clone();
+        let n = name.to_string();
+        let ctx = tokio::task::spawn_blocking(move || registry.context(&n))
+            .await
+            .map_err(|e| format!("internal error binding the workspace: {e}"))??;
+        let mut map = self.workspaces.lock().await;
+        Ok(map.entry(name.to_string()).or_insert_with(|| mcp(ctx, &self.config)).clone())
+    }
+}
+
+/// Routes `/mcp` (the main checkout, or the workspace its header names) and `/ws/<name>/mcp`.
+async fn dispatch(State(hub): State<Arc<Hub>>, req: Request) -> Response {
+    let path = req.uri().path();
+    let from_path = match path.strip_prefix("/ws/").and_then(|r| r.strip_suffix("/mcp")) {
+        Some(n) => Some(n.to_string()),
+        None if path == "/mcp" => None,
+        None => return refuse(StatusCode::NOT_FOUND, "not found: MCP is served at /mcp and /ws/<workspace>/mcp"),
+    };
+    let from_header = match req.headers().get(WORKSPACE_HEADER).map(|v| v.to_str()) {
+        None => None,
+        Some(Ok(v)) => Some(v.trim().to_string()),
+        Some(Err(_)) => return refuse(StatusCode::BAD_REQUEST, "the X-Codebox-Workspace header is not plain text"),
+    };
+    let name = match (from_path, from_header) {
+        (Some(a), Some(b)) if a != b => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "the URL path and the X-Codebox-Workspace header name different workspaces; send one",
+            );
+        }
+        (a, b) => a.or(b),
+    };
+    let svc = match name {
+        None => hub.main.clone(),
+        Some(n) => match hub.workspace(&n).await {
+            Ok(s) => s,
+            Err(e) => {
+                let status = if crate::workspaces::check_name(&n).is_err() {
+                    StatusCode::BAD_REQUEST
+                } else if !hub.registry.exists(&n) {
+                    StatusCode::NOT_FOUND
+                } else {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                };
+                return (status, e).into_response();
+            }
+        },
+    };
+    svc.handle(req).await.map(Body::new)
+}
+
 /// When a shutdown stops waiting for the calls in flight.
 pub struct Shutdown {
     /// Fired to begin the drain (SIGTERM).
@@ -188,7 +280,7 @@ pub struct Shutdown {
 /// Serves on an already bound listener until a shutdown has drained. Binding happens before codebox confines
 /// itself, because its own landlock ruleset denies TCP bind.
 pub async fn serve(
-    ctx: Context,
+    registry: Arc<Registry>,
     listener: std::net::TcpListener,
     listen: &HttpListen,
     cfg: &HttpConfig,
@@ -202,11 +294,8 @@ pub async fn serve(
         .enforce_origin_validation()
         .with_max_request_body_bytes(cfg.max_body_bytes)
         .with_cancellation_token(stop.clone());
-    let service: StreamableHttpService<CodeboxServer, StrongSessions> = StreamableHttpService::new(
-        move || Ok(CodeboxServer::new(ctx.clone())),
-        Arc::new(StrongSessions(LocalSessionManager::default())),
-        config,
-    );
+    let hub =
+        Arc::new(Hub { main: mcp(registry.main().clone(), &config), registry, config, workspaces: Default::default() });
     let gate = Arc::new(Gate {
         token: match &listen.auth {
             HttpAuth::Bearer(t) => Some(t.as_bytes().to_vec()),
@@ -222,7 +311,8 @@ pub async fn serve(
         .route("/readyz", axum::routing::get(readyz))
         .with_state(gate.clone());
     let app = axum::Router::new()
-        .nest_service("/mcp", service)
+        .fallback(dispatch)
+        .with_state(hub)
         .layer(axum::middleware::from_fn_with_state(gate.clone(), front_door))
         .merge(probes);
     listener.set_nonblocking(true)?;

@@ -195,6 +195,10 @@ Run a shell command (bash -c) in the workspace; returns the output cut to a budg
                 );
             }
         }
+        // Only a connection bound to a workspace has one to ask about.
+        if ctx.binding.is_none() {
+            tool_router.disable_route("workspace_status");
+        }
         // Families turned off in codebox.toml are left out of tools/list; a call to one says how to turn it on.
         let names: Vec<String> = tool_router.map.keys().map(|k| k.to_string()).collect();
         for name in names {
@@ -231,6 +235,7 @@ Run a shell command (bash -c) in the workspace; returns the output cut to a budg
             .with_route(route::<JobIdParams>())
             .with_route(route::<JobListParams>())
             .with_route(route::<GitStatusParams>())
+            .with_route(route::<WorkspaceStatusParams>())
             .with_route(route::<GitDiffParams>())
             .with_route(route::<GitCommitParams>())
             .with_route(route::<GitBranchParams>())
@@ -292,6 +297,12 @@ impl ServerHandler for CodeboxServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
+        if request.name == "workspace_status"
+            && self.ctx.binding.is_none()
+            && let Err(e) = tools::ws::status(&self.ctx)
+        {
+            return Ok(tool_result(Err(e)).into());
+        }
         if self.tool_router.is_disabled(&request.name)
             && let Some(family) = families::family_of(&request.name)
         {

@@ -211,6 +211,10 @@ pub(crate) struct GitStatusParams {}
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+pub(crate) struct WorkspaceStatusParams {}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct GitDiffParams {
     pub path: Option<String>,
     pub staged: Option<bool>,

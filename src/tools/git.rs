@@ -212,7 +212,7 @@ pub(crate) fn branch(ctx: &Context, name: &str, cancel: &Cancel) -> ToolResult<S
 }
 
 /// The identity for commits: `[user]` of ~/.gitconfig (or $XDG_CONFIG_HOME/git/config), else codebox's own.
-pub(crate) fn identity_from_config() -> (String, String) {
+pub fn identity_from_config() -> (String, String) {
     let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
     let xdg = std::env::var_os("XDG_CONFIG_HOME")
         .map(std::path::PathBuf::from)

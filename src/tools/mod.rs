@@ -13,6 +13,7 @@ pub(crate) mod read;
 pub(crate) mod run_tests;
 pub(crate) mod search;
 pub(crate) mod symbols;
+pub(crate) mod ws;
 
 use std::sync::Arc;
 
@@ -44,6 +45,8 @@ pub struct Context {
     pub proxy: Option<Arc<crate::proxy::Proxy>>,
     /// Definitions and identifier uses per file, for outline, find_symbol, find_references and repo_map.
     pub symbols: Arc<crate::symbols::index::Index>,
+    /// The workspace this context serves, when a connection is bound to one (None: the main checkout).
+    pub binding: Option<Arc<crate::workspaces::Binding>>,
 }
 
 /// The smallest `max_output_chars` a call may ask for (`output.max_chars` in codebox.toml has the same floor).
@@ -52,7 +55,41 @@ pub(crate) const MIN_OUTPUT_CHARS: usize = 1000;
 impl Context {
     /// The same context for a new client session (fresh network namespace, no jobs).
     pub fn for_new_session(&self) -> Context {
-        Context { session: Default::default(), ..self.clone() }
+        let session = match &self.binding {
+            Some(b) => crate::session::Session::bound(b.attachments.attach()),
+            None => Default::default(),
+        };
+        Context { session: Arc::new(session), ..self.clone() }
+    }
+
+    /// The same server over a workspace's checkout: its own root, sandbox (which sees only that checkout and the
+    /// object store it borrows read-only), undo history, spilled outputs, caches and test memory.
+    pub fn for_workspace(&self, binding: crate::workspaces::Binding) -> Result<Context, String> {
+        let store = binding.attachments.store();
+        let meta = store.meta(binding.attachments.name())?;
+        let ws = Workspace::open(&store.path_of(&meta.name))?;
+        let sandbox = store.sandbox_for(&self.sandbox, &meta);
+        let out = &self.config.output;
+        let spill = SpillStore::new_in(
+            crate::spill::SpillLimits {
+                max_entry_bytes: out.spill_entry_bytes,
+                max_total_bytes: out.spill_total_bytes,
+                ..Default::default()
+            },
+            self.scratch.path().to_path_buf(),
+        );
+        Ok(Context {
+            history: Arc::new(crate::history::History::open(ws.root())),
+            ws: Arc::new(ws),
+            spill: Arc::new(spill),
+            sandbox: Arc::new(sandbox),
+            repeats: Default::default(),
+            trees: Default::default(),
+            session: Default::default(),
+            symbols: Default::default(),
+            binding: Some(Arc::new(binding)),
+            ..self.clone()
+        })
     }
 
     /// The session network a run joins (see `Session::net`).
@@ -156,6 +193,7 @@ impl Context {
             session: Default::default(),
             proxy,
             symbols: Default::default(),
+            binding: None,
         })
     }
 }

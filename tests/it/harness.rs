@@ -202,10 +202,15 @@ impl HttpServer {
     }
 
     pub async fn client(&self) -> Client {
+        self.client_at(&self.url).await
+    }
+
+    /// A client of another URL of this server (a workspace's `/ws/<name>/mcp`).
+    pub async fn client_at(&self, url: &str) -> Client {
         use rmcp::transport::streamable_http_client::{
             StreamableHttpClientTransport, StreamableHttpClientTransportConfig,
         };
-        let mut cfg = StreamableHttpClientTransportConfig::with_uri(self.url.clone());
+        let mut cfg = StreamableHttpClientTransportConfig::with_uri(url.to_string());
         if let Some(t) = &self.token {
             cfg = cfg.auth_header(t.clone());
         }

@@ -26,3 +26,5 @@ mod sandbox;
 mod schemas;
 mod search;
 mod symbols;
+mod workspaces;
+mod workspaces_load;
