@@ -25,8 +25,13 @@ struct Server {
 
 impl Server {
     async fn start(root: &std::path::Path) -> Server {
+        Server::with_drain(root, 600).await
+    }
+
+    async fn with_drain(root: &std::path::Path, drain_secs: u32) -> Server {
         let mut cmd = tokio::process::Command::new(BIN);
-        cmd.args(["serve", "--http", "127.0.0.1:0", "--log-level", "info", "--drain-secs", "600", "--root"]).arg(root);
+        cmd.args(["serve", "--http", "127.0.0.1:0", "--log-level", "info", "--root"]).arg(root);
+        cmd.arg("--drain-secs").arg(drain_secs.to_string());
         private_dirs(cmd.as_std_mut(), root);
         cmd.env("CODEBOX_TOKEN", TOKEN).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child = cmd.kill_on_drop(true).spawn().unwrap();
@@ -165,6 +170,53 @@ async fn sigterm_lets_the_call_in_flight_finish_then_stops_the_jobs() {
     assert!(
         all_exit_within(&job_fds, Duration::from_secs(20)),
         "the job outlived codebox: {:?}",
+        host_processes_with(&m)
+    );
+}
+
+/// A call that does not finish within --drain-secs is stopped: its process tree is killed, and codebox exits 0
+/// without waiting for it.
+#[tokio::test]
+async fn a_call_past_the_drain_limit_is_stopped_and_codebox_exits() {
+    let p = Project::new();
+    let fifo = p.root.join("stuck.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let mut s = Server::with_drain(&p.root, 1).await;
+    let c = s.client().await;
+    let m = marker("drainlimit");
+    let peer = c.peer().clone();
+    // argv[0] is the marker, so the test finds the command's process on the host.
+    let command = format!("exec -a {m} bash -c 'read -r word < stuck.fifo'");
+    let mut in_flight = tokio::spawn(async move {
+        let serde_json::Value::Object(map) = json!({ "command": command }) else { unreachable!() };
+        peer.call_tool(rmcp::model::CallToolRequestParams::new("run_command").with_arguments(map)).await
+    });
+    let opening = {
+        let fifo = fifo.clone();
+        tokio::task::spawn_blocking(move || std::fs::OpenOptions::new().write(true).open(fifo).unwrap())
+    };
+    let _writer = tokio::select! {
+        w = opening => w.unwrap(),
+        ended = &mut in_flight => {
+            let _reader = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(&fifo);
+            panic!("the call ended before it read the FIFO: {ended:?}");
+        }
+    };
+    let stuck = pidfds_with(&m);
+    assert_eq!(stuck.len(), 1, "the command runs: {:?}", host_processes_with(&m));
+
+    let pid = nix::unistd::Pid::from_raw(s.child.id().unwrap() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let line = s.wait_for("drain limit of 1 s reached").await;
+    assert!(line.contains("1 call(s) in flight"), "{line}");
+    let status = tokio::time::timeout(Duration::from_secs(60), s.child.wait())
+        .await
+        .expect("codebox exits once the drain limit has passed")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        all_exit_within(&stuck, Duration::from_secs(20)),
+        "the stopped call's process lives: {:?}",
         host_processes_with(&m)
     );
 }
