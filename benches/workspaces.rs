@@ -159,7 +159,7 @@ fn main() {
     let mut disks: Vec<u64> = vec![0; methods.len()];
     let mut git_disks: Vec<u64> = vec![0; methods.len()];
     for round in 0..ROUNDS {
-        for (m, name) in methods.iter().enumerate() {
+        for m in 0..methods.len() {
             let target = base.join(format!("m{m}-r{round}"));
             let (cmd, made) = match m {
                 0 => {
@@ -197,7 +197,6 @@ fn main() {
                 made().join(".git")
             };
             git_disks[m] = disk(&meta, &shared);
-            let _ = name;
         }
     }
     println!(

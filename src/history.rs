@@ -53,7 +53,7 @@ impl Group {
     }
 }
 
-pub(crate) fn stable_hash(v: &impl Hash) -> String {
+fn stable_hash(v: &impl Hash) -> String {
     let mut h = std::hash::DefaultHasher::new();
     v.hash(&mut h);
     format!("{:016x}", h.finish())

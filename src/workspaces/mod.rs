@@ -256,7 +256,7 @@ impl Store {
         }
         let dir = match &settings.dir {
             Some(d) => std::path::absolute(d).map_err(|e| format!("workspaces.dir {}: {e}", d.display()))?,
-            None => state_dir().join("codebox/workspaces").join(crate::history::stable_hash(&project)),
+            None => state_dir().join("codebox/workspaces").join(project_key(&project)),
         };
         if dir.starts_with(&project) {
             return Err(format!(
@@ -920,6 +920,18 @@ pub fn keep_ref(name: &str) -> String {
     format!("refs/codebox/workspaces/{name}")
 }
 
+/// The project's directory name under the state directory: FNV-1a of its path, fixed forever (std's hasher may
+/// change between Rust releases, which would lose track of every workspace).
+fn project_key(project: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in project.as_os_str().as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
 fn short(commit: &str) -> &str {
     &commit[..commit.len().min(10)]
 }
@@ -1019,6 +1031,13 @@ mod tests {
         assert!(!through_symlink(d.path(), Path::new("real/x")));
         // The last component is checked by the copy itself (symlinks are skipped), not here.
         assert!(!through_symlink(d.path(), Path::new("conf")));
+    }
+
+    #[test]
+    fn the_project_key_is_fixed() {
+        // FNV-1a test vectors: the empty input and "a".
+        assert_eq!(project_key(Path::new("")), "cbf29ce484222325");
+        assert_eq!(project_key(Path::new("a")), "af63dc4c8601ec8c");
     }
 
     #[test]
