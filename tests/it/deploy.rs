@@ -183,7 +183,7 @@ async fn a_call_past_the_drain_limit_is_stopped_and_codebox_exits() {
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
     let mut s = Server::with_drain(&p.root, 1).await;
     let c = s.client().await;
-    let m = marker("drainlimit");
+    let m = marker("overrun");
     let peer = c.peer().clone();
     // argv[0] is the marker, so the test finds the command's process on the host.
     let command = format!("exec -a {m} bash -c 'read -r word < stuck.fifo'");
