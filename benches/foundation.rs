@@ -21,7 +21,13 @@
 //! per call, a canned JSON line out, no JSON parsing). Its round trip is what process wake-ups and pipes cost here,
 //! before any server does any work; on a VM whose cross-CPU wake-ups are slow it explains most of every figure.
 //!
+//! Per-call cost (issue 18): for the floor server and codebox, N sequential calls over a raw pipe after 100 warm-up
+//! calls — `ping`, and reads of a 1 KB and a 100 KB file — each with p50/p99 latency, calls/s, and the server's
+//! CPU per call from its own accounting (utime+stime in /proc/<pid>/stat, before and after, over N calls; the
+//! kernel counts in clock ticks, so N is large enough that one tick is well under 1% of the total).
+//!
 //! Run with: cargo bench --bench foundation
+//! (`CODEBOX_BENCH_ONLY_COST=1`: only the per-call cost phase; `CODEBOX_BENCH_COST_CALLS`: its N, default 20000)
 //!
 //! Environment:
 //! - `CODEBOX_BENCH_CACHE`: npm prefix where the filesystem server is installed on first use
@@ -118,6 +124,8 @@ fn floor_server(file: &str) {
         if let Some(id) = id {
             let result = if line.contains("\"initialize\"") {
                 r#"{"protocolVersion":"2025-06-18","capabilities":{"tools":{}},"serverInfo":{"name":"floor","version":"0"}}"#.to_string()
+            } else if line.contains("\"ping\"") {
+                "{}".to_string()
             } else {
                 let text = std::fs::read_to_string(file).unwrap_or_default();
                 format!(r#"{{"content":[{{"type":"text","text":{}}}]}}"#, Value::String(text))
@@ -132,6 +140,9 @@ fn floor_server(file: &str) {
 fn main() {
     if let Ok(file) = std::env::var("FOUNDATION_FLOOR_SERVER") {
         return floor_server(&file);
+    }
+    if std::env::var_os("CODEBOX_BENCH_ONLY_COST").is_some() {
+        return per_call_costs();
     }
     let calls: usize = std::env::var("CODEBOX_BENCH_CALLS").ok().and_then(|s| s.parse().ok()).unwrap_or(2000);
     let dir = tempfile::tempdir().expect("temp dir");
@@ -180,7 +191,173 @@ fn main() {
     };
 
     print_table(&cb, fs.as_ref(), &fl, &fs_note, text.len(), calls);
+    per_call_costs();
     println!("total bench time {:.1} s", t_all.elapsed().as_secs_f64());
+}
+
+/// One kind of call for the per-call cost phase: the request line for an id, and a text its answer must hold.
+struct Call {
+    label: &'static str,
+    request: Box<dyn Fn(usize) -> String>,
+    expect: &'static str,
+}
+
+impl Call {
+    fn ping() -> Call {
+        Call {
+            label: "ping",
+            request: Box::new(|id| format!("{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":\"ping\"}}\n")),
+            expect: "\"result\":{}",
+        }
+    }
+
+    fn read(label: &'static str, path: &str) -> Call {
+        let args = json!({ "name": "read_file", "arguments": { "path": path } }).to_string();
+        Call {
+            label,
+            request: Box::new(move |id| {
+                format!("{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":\"tools/call\",\"params\":{args}}}\n")
+            }),
+            expect: MARKER,
+        }
+    }
+}
+
+/// Latency, throughput and the server's CPU per call.
+struct Cost {
+    lat: Lat,
+    cpu_per_call: Duration,
+}
+
+/// utime + stime of a process, all its threads, from /proc/<pid>/stat.
+fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // SAFETY: sysconf only reads a configuration value.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Some(Duration::from_nanos(ticks * 1_000_000_000 / hz))
+}
+
+/// `calls` sequential calls of one kind over a raw pipe, after the handshake and WARMUP_CALLS of the same kind.
+fn call_cost(server: &Server, call: &Call, calls: usize) -> Result<Cost, String> {
+    let mut child = server.spawn_piped()?;
+    let pid = child.id();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let res = (|| -> std::io::Result<Cost> {
+        let mut line = String::new();
+        let answer = |out: &mut BufReader<_>, line: &mut String, id: usize| -> std::io::Result<()> {
+            let want = format!("\"id\":{id}");
+            loop {
+                line.clear();
+                if out.read_line(line)? == 0 {
+                    return Err(std::io::Error::other("server closed stdout"));
+                }
+                if line.contains(&want) {
+                    return Ok(());
+                }
+            }
+        };
+        writeln!(stdin, "{INIT_LINE}")?;
+        answer(&mut out, &mut line, 1)?;
+        writeln!(stdin, r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#)?;
+        for id in 2..2 + WARMUP_CALLS {
+            stdin.write_all((call.request)(id).as_bytes())?;
+            stdin.flush()?;
+            answer(&mut out, &mut line, id)?;
+            if id == 2 && (!line.contains(call.expect) || line.contains(r#""isError":true"#)) {
+                return Err(std::io::Error::other(format!("{} did not answer as expected: {line:.200}", call.label)));
+            }
+        }
+        let first = 2 + WARMUP_CALLS;
+        let cpu0 = cpu_time(pid).ok_or_else(|| std::io::Error::other("no /proc/<pid>/stat"))?;
+        let wall = Instant::now();
+        let mut lat = Vec::with_capacity(calls);
+        for id in first..first + calls {
+            let t = Instant::now();
+            stdin.write_all((call.request)(id).as_bytes())?;
+            stdin.flush()?;
+            answer(&mut out, &mut line, id)?;
+            lat.push(t.elapsed());
+        }
+        let wall = wall.elapsed();
+        let cpu1 = cpu_time(pid).ok_or_else(|| std::io::Error::other("no /proc/<pid>/stat"))?;
+        Ok(Cost { lat: summarize(lat, wall), cpu_per_call: (cpu1 - cpu0) / calls as u32 })
+    })();
+    drop(stdin);
+    let _ = child.kill();
+    let _ = child.wait();
+    res.map_err(|e| format!("{} {}: {e}", server.name, call.label))
+}
+
+/// The per-call cost table (issue 18): the floor and codebox, ping and reads, in one run.
+fn per_call_costs() {
+    let calls: usize = std::env::var("CODEBOX_BENCH_COST_CALLS").ok().and_then(|s| s.parse().ok()).unwrap_or(20_000);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path().canonicalize().expect("canonical temp dir");
+    let line = "the quick brown fox jumps over the lazy dog, again and again.\n";
+    let small = format!("{MARKER}\n{}", line.repeat(16));
+    let big = format!("{MARKER}\n{}", line.repeat(100 * 1024 / line.len()));
+    std::fs::write(root.join("small.txt"), &small).expect("write");
+    std::fs::write(root.join("big.txt"), &big).expect("write");
+    let codebox = Server {
+        name: "codebox".into(),
+        program: codebox_bin(),
+        args: vec!["serve".into(), "--root".into(), root.display().to_string()],
+        env: vec![],
+        tool: "read_file",
+        path_arg: "small.txt".into(),
+    };
+    let floor = |file: &str| Server {
+        name: "floor".into(),
+        program: std::env::current_exe().expect("the benchmark's own path").display().to_string(),
+        args: vec![],
+        env: vec![("FOUNDATION_FLOOR_SERVER".into(), root.join(file).display().to_string())],
+        tool: "read_file",
+        path_arg: file.into(),
+    };
+    eprintln!("foundation: per-call cost, {calls} sequential calls each ({} and {} bytes)", small.len(), big.len());
+    let runs: Vec<(String, Result<Cost, String>)> = vec![
+        ("floor: echo (ping)".into(), call_cost(&floor("small.txt"), &Call::ping(), calls)),
+        ("codebox: ping".into(), call_cost(&codebox, &Call::ping(), calls)),
+        ("floor: read 1 KB".into(), call_cost(&floor("small.txt"), &Call::read("read 1 KB", "small.txt"), calls)),
+        ("codebox: read_file 1 KB".into(), call_cost(&codebox, &Call::read("read 1 KB", "small.txt"), calls)),
+        ("floor: read 100 KB".into(), call_cost(&floor("big.txt"), &Call::read("read 100 KB", "big.txt"), calls)),
+        ("codebox: read_file 100 KB".into(), call_cost(&codebox, &Call::read("read 100 KB", "big.txt"), calls)),
+    ];
+    println!();
+    println!("per-call cost: {calls} sequential calls over a raw pipe after {WARMUP_CALLS} warm-up; CPU = the server's utime+stime / calls");
+    println!("| call | p50 | p99 | calls/s | server CPU per call |");
+    println!("|---|---|---|---|---|");
+    for (label, r) in &runs {
+        match r {
+            Ok(c) => println!(
+                "| {label} | {} | {} | {:.0} | {} |",
+                fmt_d(c.lat.p50),
+                fmt_d(c.lat.p99),
+                c.lat.per_sec,
+                fmt_d(c.cpu_per_call)
+            ),
+            Err(e) => println!("| {label} | failed: {e} | | | |"),
+        }
+    }
+    let get = |i: usize| runs[i].1.as_ref().ok();
+    if let (Some(echo), Some(ping), Some(read)) = (get(0), get(1), get(3)) {
+        let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64().max(1e-12);
+        let (r1, r2, r3) = (
+            ratio(ping.cpu_per_call, echo.cpu_per_call),
+            ratio(read.cpu_per_call, ping.cpu_per_call),
+            read.lat.per_sec / echo.lat.per_sec.max(1e-9),
+        );
+        println!(
+            "codebox ping CPU / floor echo CPU = {r1:.2} (target ≤ 1.3: {}); codebox read 1 KB CPU / codebox ping CPU = {r2:.2} (target ≤ 1.5: {}); codebox read 1 KB calls/s / floor echo calls/s = {r3:.2} (target ≥ 0.8: {})",
+            if r1 <= 1.3 { "met" } else { "NOT met" },
+            if r2 <= 1.5 { "met" } else { "NOT met" },
+            if r3 >= 0.8 { "met" } else { "NOT met" },
+        );
+    }
 }
 
 /// All measurements for one server; failures are recorded, not fatal.
