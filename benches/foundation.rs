@@ -328,7 +328,9 @@ fn per_call_costs() {
         ("codebox: read_file 100 KB".into(), call_cost(&codebox, &Call::read("read 100 KB", "big.txt"), calls)),
     ];
     println!();
-    println!("per-call cost: {calls} sequential calls over a raw pipe after {WARMUP_CALLS} warm-up; CPU = the server's utime+stime / calls");
+    println!(
+        "per-call cost: {calls} sequential calls over a raw pipe after {WARMUP_CALLS} warm-up; CPU = the server's utime+stime / calls"
+    );
     println!("| call | p50 | p99 | calls/s | server CPU per call |");
     println!("|---|---|---|---|---|");
     for (label, r) in &runs {

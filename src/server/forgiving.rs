@@ -55,9 +55,9 @@ const COMMA_LISTS: &[&str] = &["glob"];
 /// Normalises `args` in place against `schema` (a tool's input schema). Err: a message naming the field.
 pub(super) fn normalize(args: &mut Map<String, Value>, schema: &Map<String, Value>) -> Result<(), String> {
     // A tool without parameters has no `properties` at all; its arguments are still checked against none.
-    let mut schema = schema.clone();
-    schema.entry("properties").or_insert_with(|| Value::Object(Map::new()));
-    object(args, &schema, "")
+    static NONE: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
+    let props = props(schema).unwrap_or_else(|| NONE.get_or_init(Map::new));
+    object_with(args, props, "")
 }
 
 fn props(schema: &Map<String, Value>) -> Option<&Map<String, Value>> {
@@ -66,6 +66,11 @@ fn props(schema: &Map<String, Value>) -> Option<&Map<String, Value>> {
 
 fn object(obj: &mut Map<String, Value>, schema: &Map<String, Value>, at: &str) -> Result<(), String> {
     let Some(props) = props(schema) else { return Ok(()) };
+    object_with(obj, props, at)
+}
+
+/// `object` with the schema's properties at hand.
+fn object_with(obj: &mut Map<String, Value>, props: &Map<String, Value>, at: &str) -> Result<(), String> {
     obj.retain(|_, v| !v.is_null());
     rename_aliases(obj, props, at)?;
     fold_single_item(obj, props);
@@ -81,7 +86,12 @@ fn object(obj: &mut Map<String, Value>, schema: &Map<String, Value>, at: &str) -
     }
     for (name, v) in obj.iter_mut() {
         if let Some(Value::Object(s)) = props.get(name) {
-            value(v, s, name, &format!("{at}{name}."))?;
+            // Where the value sits, for messages about it or its parts: needed only by containers and choices,
+            // so a plain scalar (most of every call) costs no formatting.
+            let container = matches!(s.get("type").and_then(Value::as_str), Some("array" | "object"));
+            let needs_at = container || matches!(v, Value::Array(_) | Value::Object(_)) || s.contains_key("enum");
+            let sub_at = if needs_at { format!("{at}{name}.") } else { String::new() };
+            value(v, s, name, &sub_at)?;
         }
     }
     Ok(())
@@ -207,7 +217,7 @@ fn value(v: &mut Value, schema: &Map<String, Value>, name: &str, at: &str) -> Re
             *v = one.clone();
         } else {
             let listed: Vec<&str> = allowed.iter().filter_map(Value::as_str).collect();
-            return Err(format!("{at}{name} {s:?} is not one of {}", listed.join(", ")));
+            return Err(format!("{} {s:?} is not one of {}", at.trim_end_matches('.'), listed.join(", ")));
         }
     }
     match ty {
@@ -353,5 +363,10 @@ mod tests {
         let mut a = json!({"limit": "fifty", "flag": "yes"}).as_object().unwrap().clone();
         normalize(&mut a, &schema()).unwrap();
         assert_eq!(Value::Object(a), json!({"limit": "fifty", "flag": "yes"}), "left for serde to refuse");
+        let mut a = json!({"case": "loud"}).as_object().unwrap().clone();
+        assert_eq!(normalize(&mut a, &schema()).unwrap_err(), "case \"loud\" is not one of smart, sensitive");
+        let mut a = json!({"edits": [{"old_string": "x", "new_strng": "y"}]}).as_object().unwrap().clone();
+        let e = normalize(&mut a, &schema()).unwrap_err();
+        assert!(e.starts_with("edits.[0].unknown field `new_strng`; did you mean `new_string`?"), "{e}");
     }
 }
