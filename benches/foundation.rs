@@ -47,6 +47,18 @@ use rmcp::transport::TokioChildProcess;
 use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Value, json};
 
+/// codebox serving `root`, reading `small.txt` in the read phases.
+fn codebox_server(root: &Path) -> Server {
+    Server {
+        name: "codebox".into(),
+        program: codebox_bin(),
+        args: vec!["serve".into(), "--root".into(), root.display().to_string()],
+        env: vec![],
+        tool: "read_file",
+        path_arg: "small.txt".into(),
+    }
+}
+
 /// The codebox binary under test.
 fn codebox_bin() -> String {
     std::env::var("CODEBOX_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_codebox").to_string())
@@ -158,14 +170,7 @@ fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let t_all = Instant::now();
 
-    let codebox = Server {
-        name: "codebox".into(),
-        program: codebox_bin(),
-        args: vec!["serve".into(), "--root".into(), root.display().to_string()],
-        env: vec![],
-        tool: "read_file",
-        path_arg: "small.txt".into(),
-    };
+    let codebox = codebox_server(&root);
     eprintln!("foundation: codebox {} on a {}-byte file, {calls} calls per phase", codebox.program, text.len());
     let cb = run_server(&rt, &codebox, calls);
     let floor = Server {
@@ -302,14 +307,7 @@ fn per_call_costs() {
     let big = format!("{MARKER}\n{}", line.repeat(100 * 1024 / line.len()));
     std::fs::write(root.join("small.txt"), &small).expect("write");
     std::fs::write(root.join("big.txt"), &big).expect("write");
-    let codebox = Server {
-        name: "codebox".into(),
-        program: codebox_bin(),
-        args: vec!["serve".into(), "--root".into(), root.display().to_string()],
-        env: vec![],
-        tool: "read_file",
-        path_arg: "small.txt".into(),
-    };
+    let codebox = codebox_server(&root);
     let floor = |file: &str| Server {
         name: "floor".into(),
         program: std::env::current_exe().expect("the benchmark's own path").display().to_string(),

@@ -436,6 +436,13 @@ fn http_listen(
     } else if let Some(f) = token_file {
         let t = std::fs::read_to_string(&f).map_err(|e| format!("cannot read --token-file {}: {e}", f.display()))?;
         let t = t.trim().to_string();
+        if t.is_empty() {
+            return Err(format!(
+                "--token-file {} is empty: put a long random token in it (a container or pod mounts one there as a \
+                 secret: see deploy/container/README.md)",
+                f.display()
+            ));
+        }
         if t.len() < 16 {
             return Err(format!("the token in {} is shorter than 16 characters; use a long random token", f.display()));
         }

@@ -80,6 +80,29 @@ async fn h3_non_loopback_bind_needs_an_explicit_flag() {
     assert_eq!(out.status.code(), Some(2), "--no-auth never goes remote");
 }
 
+/// A token file that is empty (a container started without its secret) or short is refused at start, and the
+/// message says what to put there.
+#[tokio::test]
+async fn an_empty_or_short_token_file_is_refused_saying_what_to_do() {
+    let p = Project::new();
+    let file = p.outside.join("token");
+    for (content, says) in
+        [("\n", "is empty: put a long random token in it"), ("short\n", "shorter than 16 characters")]
+    {
+        std::fs::write(&file, content).unwrap();
+        let out = std::process::Command::new(BIN)
+            .args(["serve", "--http", "127.0.0.1:0", "--token-file"])
+            .arg(&file)
+            .arg("--root")
+            .arg(&p.root)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+    }
+}
+
 #[tokio::test]
 async fn h4_missing_wrong_prefix_and_query_tokens_get_401() {
     let p = Project::new();
