@@ -53,10 +53,36 @@ impl Group {
     }
 }
 
-fn stable_hash(v: &impl Hash) -> String {
+/// A directory name for a path that every build of codebox computes the same: FNV-1a of its bytes. (std's
+/// `DefaultHasher` may change between Rust releases: a codebox built with another toolchain would lose track of
+/// what an earlier one stored under its names.)
+pub(crate) fn stable_key(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in path.as_os_str().as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// The name earlier versions used, std's hasher of the `Path`: found once and renamed to `stable_key`'s.
+fn legacy_key(path: &Path) -> String {
     let mut h = std::hash::DefaultHasher::new();
-    v.hash(&mut h);
+    path.hash(&mut h);
     format!("{:016x}", h.finish())
+}
+
+/// `parent/stable_key(path)`, after moving a directory an earlier version made under its legacy name there.
+fn keyed_dir(parent: &Path, path: &Path) -> PathBuf {
+    let dir = parent.join(stable_key(path));
+    if !dir.exists() {
+        let legacy = parent.join(legacy_key(path));
+        if legacy.is_dir() {
+            let _ = std::fs::rename(&legacy, &dir);
+        }
+    }
+    dir
 }
 
 impl History {
@@ -67,7 +93,7 @@ impl History {
             .map(PathBuf::from)
             .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
             .unwrap_or_else(std::env::temp_dir);
-        History { dir: base.join("codebox/undo").join(stable_hash(&root)), lock: Mutex::new(()) }
+        History { dir: keyed_dir(&base.join("codebox/undo"), root), lock: Mutex::new(()) }
     }
 
     pub fn dir(&self) -> &Path {
@@ -75,7 +101,7 @@ impl History {
     }
 
     fn file_dir(&self, rel: &Path) -> PathBuf {
-        self.dir.join(stable_hash(&rel))
+        keyed_dir(&self.dir, rel)
     }
 
     fn versions(dir: &Path) -> Vec<u64> {
@@ -178,5 +204,13 @@ mod tests {
         h.pop(rel).unwrap();
         assert_eq!(h.peek(rel).unwrap().unwrap().0.before, b"content 28");
         assert!(h.peek(Path::new("other")).unwrap().is_none());
+        // A history an earlier version wrote under std's hasher's names is found (and renamed) by this one.
+        let legacy_root = state.path().join(legacy_key(Path::new("/proj")));
+        let old = History { dir: legacy_root.clone(), lock: Mutex::new(()) };
+        old.record(rel, Some((b"old content".as_slice(), 0o644)), "v9").unwrap();
+        std::fs::rename(legacy_root.join(stable_key(rel)), legacy_root.join(legacy_key(rel))).unwrap();
+        let now = History { dir: keyed_dir(state.path(), Path::new("/proj")), lock: Mutex::new(()) };
+        assert_eq!(now.dir, state.path().join(stable_key(Path::new("/proj"))));
+        assert_eq!(now.peek(rel).unwrap().unwrap().0.before, b"old content");
     }
 }

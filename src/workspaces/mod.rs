@@ -923,13 +923,7 @@ pub fn keep_ref(name: &str) -> String {
 /// The project's directory name under the state directory: FNV-1a of its path, fixed forever (std's hasher may
 /// change between Rust releases, which would lose track of every workspace).
 fn project_key(project: &Path) -> String {
-    use std::os::unix::ffi::OsStrExt;
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in project.as_os_str().as_bytes() {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{h:016x}")
+    crate::history::stable_key(project)
 }
 
 fn short(commit: &str) -> &str {
