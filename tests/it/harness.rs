@@ -144,6 +144,8 @@ pub async fn ok(c: &Client, tool: &str, args: Value) -> String {
 pub async fn err(c: &Client, tool: &str, args: Value) -> String {
     let out = call(c, tool, args.clone()).await;
     assert!(out.is_error, "{tool} {args} should have failed, got: {}", out.text);
+    // Every failure carries its kind beside the message (server::tool_result), whatever the test checks.
+    assert!(out.error.as_ref().is_some_and(|e| e["kind"].is_string()), "{tool} {args}: no error kind: {}", out.text);
     out.text
 }
 
