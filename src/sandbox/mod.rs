@@ -450,8 +450,11 @@ see what this machine offers; sandbox.mode = \"best-effort\" in codebox.toml run
                 )));
             }
         };
+        // The helper sends Forked right after its fork, so when init's Started came first, Forked follows within
+        // moments (or the pipe closes): wait for it. Not waiting lost it under load, and with it the namespace's
+        // init as the signal target and the job's process count.
         if init_pid.is_none()
-            && let Some(Status::Forked { init_pid: pid }) = status.next(Instant::now())
+            && let Some(Status::Forked { init_pid: pid }) = status.next(deadline)
         {
             init_pid = Some(pid);
         }
