@@ -188,10 +188,15 @@ async fn the_gate_on_a_big_file_read_then_edited_repeatedly() {
     let out = ok(&c, "edit_file", edit("    return 1500\n", "    return 1500 + 1\n")).await;
     assert!(out.contains("syntax ok (Python)"), "{out}");
     // Line 7,502 is `    if x > 1500:`'s body; flattening it is refused there.
-    let msg =
-        err(&c, "edit_file", edit("        return x\n    return 1500 + 1", "return x\n    return 1500 + 1")).await;
+    let msg = refused(
+        &c,
+        "edit_file",
+        edit("        return x\n    return 1500 + 1", "return x\n    return 1500 + 1"),
+        "syntax_refused",
+    )
+    .await;
     assert!(msg.contains("big.py:7503:1") && msg.contains("expected an indented block"), "{msg}");
-    let msg = err(&c, "edit_file", edit("def f2999(x):", "def f2999(x:")).await;
+    let msg = refused(&c, "edit_file", edit("def f2999(x):", "def f2999(x:"), "syntax_refused").await;
     assert!(msg.contains("big.py:14996"), "{msg}");
     // Changed behind codebox's back: a syntax error near the top. An edit elsewhere is accepted (the error was
     // already there); one that breaks more is refused.
@@ -201,7 +206,7 @@ async fn the_gate_on_a_big_file_read_then_edited_repeatedly() {
     assert!(out.contains("no new errors"), "{out}");
     // With two errors in the file, tree-sitter's recovery may place the new one at the start of the enclosing
     // ERROR node, far above the edit: the refusal then also shows where the change is.
-    let msg = err(&c, "edit_file", edit("def f2500(x):", "def f2500(x:")).await;
+    let msg = refused(&c, "edit_file", edit("def f2500(x):", "def f2500(x:"), "syntax_refused").await;
     assert!(msg.contains("would introduce 1 Python syntax error"), "{msg}");
     assert!(msg.contains("the change itself is at line 12501:\n  12501 | def f2500(x:"), "{msg}");
     assert!(

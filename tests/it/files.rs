@@ -132,9 +132,11 @@ async fn f9_fifo_device_and_socket_are_refused_at_once() {
         .await
         .expect("reading a FIFO must not wait for a writer");
     assert!(msg.contains("is a FIFO"), "{msg}");
-    assert!(err(&c, "read_file", json!({"path": "sock"})).await.contains("is a socket"));
+    assert!(refused(&c, "read_file", json!({"path": "sock"}), "wrong_file_type").await.contains("is a socket"));
     // /dev/zero is outside the root, so the symlink is refused before the type check.
-    assert!(err(&c, "read_file", json!({"path": "zero"})).await.contains("outside the workspace"));
+    assert!(
+        refused(&c, "read_file", json!({"path": "zero"}), "outside_workspace").await.contains("outside the workspace")
+    );
 }
 
 #[tokio::test]
@@ -151,6 +153,6 @@ async fn f10_odd_bytes_and_normalisation() {
     // The error quotes the path, so a model can see the stray trailing space or wrong case.
     let msg = err(&c, "read_file", json!({"path": "dir/file.txt "})).await;
     assert!(msg.contains("\"dir/file.txt \" does not exist"), "{msg}");
-    assert!(err(&c, "read_file", json!({"path": "DIR/FILE.TXT"})).await.contains("does not exist"));
+    assert!(refused(&c, "read_file", json!({"path": "DIR/FILE.TXT"}), "not_found").await.contains("does not exist"));
     assert!(err(&c, "read_file", json!({"path": ""})).await.contains("directory"));
 }

@@ -33,7 +33,11 @@ async fn rmcp_client_over_http_lists_and_calls() {
     let tools = c.peer().list_all_tools().await.unwrap();
     assert!(tools.iter().any(|t| t.name == "read_file"));
     assert!(ok(&c, "read_file", json!({"path": "hello.txt"})).await.contains("hello over http"));
-    assert!(err(&c, "read_file", json!({"path": "../outside/canary.txt"})).await.contains("outside the workspace"));
+    assert!(
+        refused(&c, "read_file", json!({"path": "../outside/canary.txt"}), "outside_workspace")
+            .await
+            .contains("outside the workspace")
+    );
 }
 
 #[tokio::test]

@@ -354,7 +354,7 @@ async fn j5_limits_and_mistakes_get_clear_errors() {
     assert_eq!(s["state"], "exited");
     assert_eq!(s["exit_code"], 0);
 
-    let e = err(&c, "job_output", json!({"id": "j99"})).await;
+    let e = refused(&c, "job_output", json!({"id": "j99"}), "not_found").await;
     assert!(e.contains("no job \"j99\"") && e.contains("j1, j2, j3"), "{e}");
     let e = err(&c, "job_input", json!({"id": s["id"], "text": "hello"})).await;
     assert!(e.contains("is not running") && e.contains("exited (exit 0)"), "{e}");

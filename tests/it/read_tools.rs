@@ -104,8 +104,16 @@ async fn list_directory_shows_a_tree_honouring_ignore_rules() {
     assert!(tree.contains("… 40 more entries"), "{tree}");
     let sub = ok(&c, "list_directory", json!({"path": "src", "depth": 1})).await;
     assert!(sub.starts_with("src/\n"), "{sub}");
-    assert!(err(&c, "list_directory", json!({"depth": 0})).await.contains("depth must be between 1 and 10"));
-    assert!(err(&c, "list_directory", json!({"path": "src/main.rs"})).await.contains("not a directory"));
+    assert!(
+        refused(&c, "list_directory", json!({"depth": 0}), "invalid_argument")
+            .await
+            .contains("depth must be between 1 and 10")
+    );
+    assert!(
+        refused(&c, "list_directory", json!({"path": "src/main.rs"}), "wrong_file_type")
+            .await
+            .contains("not a directory")
+    );
 }
 
 #[tokio::test]

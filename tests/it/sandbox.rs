@@ -474,7 +474,11 @@ async fn timeouts_and_cancellation_kill_the_whole_tree() {
     let out = call(&c, "run_command", json!({"command": "sleep 987611 & sleep 987612", "timeout_secs": 1})).await;
     assert!(out.text.contains("TIMED OUT after 1 s"), "{}", out.text);
     assert!(host_processes_with("sleep 98761").is_empty());
-    assert!(err(&c, "run_command", json!({"command": "true", "timeout_secs": 0})).await.contains("timeout_secs"));
+    assert!(
+        refused(&c, "run_command", json!({"command": "true", "timeout_secs": 0}), "invalid_argument")
+            .await
+            .contains("timeout_secs")
+    );
 }
 
 // ---- positive: real work inside the sandbox ----

@@ -69,8 +69,16 @@ async fn case_fixed_strings_multiline_glob_and_type() {
         counted.contains("src/main.rs:2\n") && counted.contains("[4 matching files, 6 matching lines]"),
         "{counted}"
     );
-    assert!(err(&c, "search", json!({"pattern": "x", "type": "nosuchlang"})).await.contains("unrecognized file type"));
-    assert!(err(&c, "search", json!({"pattern": "x", "output": "lines"})).await.contains("content, files, count"));
+    assert!(
+        refused(&c, "search", json!({"pattern": "x", "type": "nosuchlang"}), "invalid_argument")
+            .await
+            .contains("unrecognized file type")
+    );
+    assert!(
+        refused(&c, "search", json!({"pattern": "x", "output": "lines"}), "invalid_argument")
+            .await
+            .contains("content, files, count")
+    );
 }
 
 #[tokio::test]
@@ -138,12 +146,14 @@ async fn invalid_regex_names_the_position_and_f13_dash_patterns_are_plain_patter
     let p = Project::new();
     p.write("opts.txt", "--pre=sh\n-e foo\nplain\n");
     let c = stdio(&p.root, &[]).await;
-    let msg = err(&c, "search", json!({"pattern": "foo(bar"})).await;
+    let msg = refused(&c, "search", json!({"pattern": "foo(bar"}), "invalid_argument").await;
     assert!(msg.contains("invalid pattern") && msg.contains("unclosed group") && msg.contains('^'), "{msg}");
     let out = ok(&c, "search", json!({"pattern": "--pre=sh"})).await;
     assert!(out.contains("1:--pre=sh") && out.contains("[1 matches in 1 files]"), "{out}");
     assert!(ok(&c, "search", json!({"pattern": "-e foo"})).await.contains("2:-e foo"));
-    assert!(err(&c, "search", json!({"pattern": "x", "path": "-rf"})).await.contains("does not exist"));
+    assert!(
+        refused(&c, "search", json!({"pattern": "x", "path": "-rf"}), "not_found").await.contains("does not exist")
+    );
 }
 
 #[tokio::test]
@@ -154,7 +164,11 @@ async fn symlinks_leading_out_are_not_followed() {
     let c = stdio(&p.root, &[]).await;
     let out = ok(&c, "search", json!({"pattern": "CANARY-7f3a9c", "output": "files"})).await;
     assert_eq!(out, "in.txt\n[1 matching files]\n");
-    assert!(err(&c, "search", json!({"pattern": "x", "path": "out"})).await.contains("outside the workspace"));
+    assert!(
+        refused(&c, "search", json!({"pattern": "x", "path": "out"}), "outside_workspace")
+            .await
+            .contains("outside the workspace")
+    );
 }
 
 #[tokio::test]

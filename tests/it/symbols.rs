@@ -131,12 +131,16 @@ async fn the_index_follows_codebox_edits_and_changes_behind_its_back() {
     // Through codebox.
     ok(&c, "edit_file", json!({"path": "lib.py", "edits": [{"old_string": "def alpha", "new_string": "def gamma"}]}))
         .await;
-    assert!(err(&c, "find_symbol", json!({"name": "alpha"})).await.contains("no definition of \"alpha\""));
+    assert!(
+        refused(&c, "find_symbol", json!({"name": "alpha"}), "unknown_symbol")
+            .await
+            .contains("no definition of \"alpha\"")
+    );
     assert!(ok(&c, "find_symbol", json!({"name": "gamma"})).await.starts_with("lib.py:1-2 function gamma"));
     // Behind its back, same length, same inode: the content hash decides.
     std::fs::write(p.root.join("lib.py"), "def delta():\n    return 1\n").unwrap();
     assert!(ok(&c, "find_symbol", json!({"name": "delta"})).await.starts_with("lib.py:1-2 function delta"));
-    assert!(err(&c, "find_references", json!({"name": "gamma"})).await.contains("no identifier"));
+    assert!(refused(&c, "find_references", json!({"name": "gamma"}), "unknown_symbol").await.contains("no identifier"));
     // A new file and a deleted one.
     p.write("more.py", "def epsilon():\n    pass\n");
     std::fs::remove_file(p.root.join("lib.py")).unwrap();

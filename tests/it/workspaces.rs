@@ -141,7 +141,9 @@ async fn escapes_from_a_workspace_to_another_or_the_main_checkout_are_refused() 
     let out =
         sh_ok(&a, &format!("ln -s {mb}/secret-b.txt lb; ln -s {main}/shared.txt lm; cat lb lm; ls {mb} {main}")).await;
     assert!(!out.contains("B's work") && !out.contains("one\ntwo"), "{out}");
-    assert!(err(&a, "read_file", json!({"path": "lb"})).await.contains("outside the workspace"));
+    assert!(
+        refused(&a, "read_file", json!({"path": "lb"}), "outside_workspace").await.contains("outside the workspace")
+    );
     assert!(err(&a, "write_file", json!({"path": "lm", "content": "pwned\n"})).await.contains("outside"));
 
     // git pointed at the main repository or B's: not there to open.
@@ -165,7 +167,7 @@ async fn escapes_from_a_workspace_to_another_or_the_main_checkout_are_refused() 
     ok(&b, "write_file", json!({"path": "notes.txt", "content": "b2\n"})).await;
     ok(&a, "write_file", json!({"path": "notes.txt", "content": "a1\n"})).await;
     ok(&a, "undo_edit", json!({"path": "notes.txt"})).await;
-    assert!(err(&a, "undo_edit", json!({"path": "notes.txt"})).await.contains("no codebox write"));
+    assert!(refused(&a, "undo_edit", json!({"path": "notes.txt"}), "not_found").await.contains("no codebox write"));
     assert_eq!(std::fs::read_to_string(pb.join("notes.txt")).unwrap(), "b2\n");
 
     // Spilled outputs: B's id means nothing to A.
