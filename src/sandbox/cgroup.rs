@@ -45,6 +45,27 @@ pub struct Events {
 
 const CPU_PERIOD_US: u64 = 100_000;
 
+/// A cgroup filesystem's mount: where it is, and which cgroup of the hierarchy it shows there (relative).
+#[derive(Clone)]
+struct Mount {
+    point: PathBuf,
+    root: String,
+}
+
+impl Mount {
+    /// The directory of cgroup `path` (as /proc/self/cgroup names it, relative) under this mount.
+    fn dir_of(&self, path: &str) -> PathBuf {
+        let below = if self.root.is_empty() {
+            Some(path)
+        } else {
+            path.strip_prefix(self.root.as_str()).map(|rest| rest.trim_start_matches('/'))
+        };
+        // A cgroup outside what the mount shows has no directory here; the full path then fails to exist and
+        // the caller reports that.
+        self.point.join(below.unwrap_or(path))
+    }
+}
+
 impl Hierarchy {
     /// Finds the controllers from /proc/self/mountinfo and /proc/self/cgroup, and a base under which codebox may
     /// create groups (a subtree of its own cgroup: `codebox-<pid>`). Err says why cgroups cannot be used.
@@ -58,22 +79,27 @@ impl Hierarchy {
 
     /// The choice, from the two tables (testable against a fake tree under `root`).
     pub(crate) fn from_tables(mountinfo: &str, own: &str, root: &Path) -> Result<Hierarchy, String> {
-        let mut v2_mount = None;
-        let mut v1: std::collections::HashMap<String, PathBuf> = Default::default();
+        // Each mount with the cgroup it shows at its mount point: not always the hierarchy's root (a container
+        // without a cgroup namespace mounts `/docker/<id>` there, and /proc/self/cgroup names that same path).
+        let mut v2_mount: Option<Mount> = None;
+        let mut v1: std::collections::HashMap<String, Mount> = Default::default();
         for line in mountinfo.lines() {
             // "<id> <parent> <maj:min> <root> <mount point> <opts> [optional...] - <fstype> <source> <super opts>"
             let Some((left, right)) = line.split_once(" - ") else { continue };
-            let mount_point = left.split(' ').nth(4).unwrap_or_default();
+            let mut fields = left.split(' ');
+            let mount_root = fields.nth(3).unwrap_or_default().trim_start_matches('/').to_string();
+            let mount_point = fields.next().unwrap_or_default();
             let mut r = right.split(' ');
             let fstype = r.next().unwrap_or_default();
             let super_opts = r.nth(1).unwrap_or_default();
             let mp = root.join(mount_point.trim_start_matches('/'));
+            let mount = Mount { point: mp, root: mount_root };
             match fstype {
-                "cgroup2" => v2_mount = Some(mp),
+                "cgroup2" => v2_mount = Some(mount),
                 "cgroup" => {
                     for c in super_opts.split(',') {
                         if matches!(c, "memory" | "pids" | "cpu") {
-                            v1.insert(c.to_string(), mp.clone());
+                            v1.insert(c.to_string(), mount.clone());
                         }
                     }
                 }
@@ -97,9 +123,9 @@ impl Hierarchy {
             // As root, directly under the hierarchy's root (the container's, with a cgroup namespace); otherwise in
             // codebox's own cgroup, which must be a delegated subtree.
             let own_dir = if nix::unistd::geteuid().is_root() && root == Path::new("/") {
-                m.clone()
+                m.point.clone()
             } else {
-                m.join(own_path(None).unwrap_or_default())
+                m.dir_of(&own_path(None).unwrap_or_default())
             };
             let available = std::fs::read_to_string(own_dir.join("cgroup.controllers")).unwrap_or_default();
             let has = |c: &str| available.split_whitespace().any(|x| x == c);
@@ -109,8 +135,8 @@ impl Hierarchy {
         }
         match (v1.get("memory"), v1.get("pids")) {
             (Some(mem), Some(pids)) => {
-                let under = |mount: &PathBuf, ctrl: &str| {
-                    mount.join(own_path(Some(ctrl)).unwrap_or_default()).join(format!("codebox-{pid}"))
+                let under = |mount: &Mount, ctrl: &str| {
+                    mount.dir_of(&own_path(Some(ctrl)).unwrap_or_default()).join(format!("codebox-{pid}"))
                 };
                 Ok(Hierarchy::V1 {
                     memory: under(mem, "memory"),
@@ -351,6 +377,28 @@ mod tests {
         let ev = g.finish();
         assert_eq!(ev, Events { oom_kills: 1, pids_max_hits: 7 });
         assert_eq!(std::fs::read_to_string(d.join("cgroup.kill")).unwrap(), "1", "every process killed");
+    }
+
+    /// A container without a cgroup namespace: each v1 hierarchy is mounted from the container's own cgroup
+    /// (mountinfo's root field), which /proc/self/cgroup names in full; the group goes at the mount point, not
+    /// under a path that repeats the container's.
+    #[test]
+    fn a_mount_of_a_subtree_is_not_joined_twice() {
+        let root = tempfile::tempdir().unwrap();
+        let mounts = "30 25 0:26 /docker/abc /sys/fs/cgroup/memory ro,relatime - cgroup cgroup rw,memory
+31 25 0:27 /docker/abc /sys/fs/cgroup/pids ro,relatime - cgroup cgroup rw,pids
+";
+        let own = "4:memory:/docker/abc\n8:pids:/docker/abc/inner\n";
+        let h = Hierarchy::from_tables(mounts, own, root.path()).unwrap();
+        let pid = std::process::id();
+        assert_eq!(
+            h,
+            Hierarchy::V1 {
+                memory: root.path().join(format!("sys/fs/cgroup/memory/codebox-{pid}")),
+                pids: root.path().join(format!("sys/fs/cgroup/pids/inner/codebox-{pid}")),
+                cpu: None,
+            }
+        );
     }
 
     #[test]
