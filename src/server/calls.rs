@@ -88,7 +88,7 @@ impl Spec for ReadFileParams {
         "Read a file as numbered lines, a window at a time, with its line count and version.";
     const HINTS: Hints = RO;
     fn output_schema() -> Option<Arc<JsonObject>> {
-        Some(schema::input::<ReadFileOutput>())
+        Some(schema::cached::<ReadFileOutput>())
     }
     fn call(self, ctx: &Context, _: &Cancel, _: &Progress) -> ToolResult<Reply> {
         let req = self.request();
@@ -261,7 +261,7 @@ file:line and message, or the build errors.";
     const HINTS: Hints = Hints::Additive { idempotent: true };
     const PROGRESS: bool = true;
     fn output_schema() -> Option<Arc<JsonObject>> {
-        Some(schema::input::<RunTestsOutput>())
+        Some(schema::cached::<RunTestsOutput>())
     }
     fn call(self, ctx: &Context, cancel: &Cancel, progress: &Progress) -> ToolResult<Reply> {
         let req = tools::run_tests::TestRequest {

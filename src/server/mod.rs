@@ -271,7 +271,8 @@ type CallFuture<'a> =
 
 /// Tool `P`'s listing (name, description, schemas, hints) and its call.
 fn route<P: Spec>() -> ToolRoute<CodeboxServer> {
-    let mut tool = Tool::new(P::NAME, P::DESCRIPTION, schema::input::<P>()).with_annotations(P::HINTS.annotations());
+    // Cached: every session builds its router, and a schema is the same for all of them.
+    let mut tool = Tool::new(P::NAME, P::DESCRIPTION, schema::cached::<P>()).with_annotations(P::HINTS.annotations());
     if let Some(out) = P::output_schema() {
         tool = tool.with_raw_output_schema(out);
     }
