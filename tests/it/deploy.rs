@@ -96,6 +96,31 @@ async fn probes_answer_without_a_token_and_mcp_still_needs_one() {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "the probes open nothing else");
 }
 
+type InFlight = tokio::task::JoinHandle<Result<rmcp::model::CallToolResult, rmcp::ServiceError>>;
+
+/// Starts run_command with `command`, which blocks reading `fifo`, and returns once the command has opened it
+/// (opening the FIFO's other end returns then), so the call is in flight: the call's task and the writing end.
+async fn run_blocked_on(c: &Client, fifo: &std::path::Path, command: String) -> (InFlight, std::fs::File) {
+    let peer = c.peer().clone();
+    let mut in_flight = tokio::spawn(async move {
+        let serde_json::Value::Object(map) = json!({ "command": command }) else { unreachable!() };
+        peer.call_tool(rmcp::model::CallToolRequestParams::new("run_command").with_arguments(map)).await
+    });
+    let opening = {
+        let fifo = fifo.to_path_buf();
+        tokio::task::spawn_blocking(move || std::fs::OpenOptions::new().write(true).open(fifo).unwrap())
+    };
+    let writer = tokio::select! {
+        w = opening => w.unwrap(),
+        ended = &mut in_flight => {
+            // The command never opened the FIFO: open its reading end here so the blocked open above returns.
+            let _reader = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(fifo);
+            panic!("the call ended before it read the FIFO: {ended:?}");
+        }
+    };
+    (in_flight, writer)
+}
+
 /// SIGTERM drains: readiness turns 503 and a new session is refused while a call is in flight; the call finishes
 /// and its answer arrives; codebox then exits 0 and the session's job is gone.
 #[tokio::test]
@@ -113,27 +138,8 @@ async fn sigterm_lets_the_call_in_flight_finish_then_stops_the_jobs() {
 
     // The call blocks reading the FIFO; opening its other end returns once the command has opened it, so the
     // call is in flight when the signal comes.
-    let peer = c.peer().clone();
-    let mut in_flight = tokio::spawn(async move {
-        let args = json!({"command": "read -r word < drain.fifo; echo \"finished $word\""});
-        let serde_json::Value::Object(map) = args else { unreachable!() };
-        peer.call_tool(rmcp::model::CallToolRequestParams::new("run_command").with_arguments(map)).await
-    });
-    let opening = {
-        let fifo = fifo.clone();
-        tokio::task::spawn_blocking(move || std::fs::OpenOptions::new().write(true).open(fifo).unwrap())
-    };
-    let writer = tokio::select! {
-        w = opening => w.unwrap(),
-        ended = &mut in_flight => {
-            // The command never opened the FIFO: open its reading end here so the blocked open above returns.
-            let _reader = std::fs::OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_NONBLOCK)
-                .open(&fifo);
-            panic!("the call ended before it read the FIFO: {ended:?}");
-        }
-    };
+    let (in_flight, writer) =
+        run_blocked_on(&c, &fifo, "read -r word < drain.fifo; echo \"finished $word\"".into()).await;
 
     let pid = nix::unistd::Pid::from_raw(s.child.id().unwrap() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
@@ -184,24 +190,9 @@ async fn a_call_past_the_drain_limit_is_stopped_and_codebox_exits() {
     let mut s = Server::with_drain(&p.root, 1).await;
     let c = s.client().await;
     let m = marker("overrun");
-    let peer = c.peer().clone();
     // argv[0] is the marker, so the test finds the command's process on the host.
     let command = format!("exec -a {m} bash -c 'read -r word < stuck.fifo'");
-    let mut in_flight = tokio::spawn(async move {
-        let serde_json::Value::Object(map) = json!({ "command": command }) else { unreachable!() };
-        peer.call_tool(rmcp::model::CallToolRequestParams::new("run_command").with_arguments(map)).await
-    });
-    let opening = {
-        let fifo = fifo.clone();
-        tokio::task::spawn_blocking(move || std::fs::OpenOptions::new().write(true).open(fifo).unwrap())
-    };
-    let _writer = tokio::select! {
-        w = opening => w.unwrap(),
-        ended = &mut in_flight => {
-            let _reader = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(&fifo);
-            panic!("the call ended before it read the FIFO: {ended:?}");
-        }
-    };
+    let (_in_flight, _writer) = run_blocked_on(&c, &fifo, command).await;
     let stuck = pidfds_with(&m);
     assert_eq!(stuck.len(), 1, "the command runs: {:?}", host_processes_with(&m));
 
