@@ -93,6 +93,12 @@ struct Compiled {
     /// Per capture index: the kind for `@definition.<kind>`, `None` for others.
     kinds: Vec<Option<&'static str>>,
     name: u32,
+    /// By node kind id: the kinds a definition pattern starts at. The query then runs at those nodes only (see
+    /// `scan`). None when a pattern starts at something else (a wildcard, a supertype, a sibling sequence): the
+    /// query then runs over the whole tree.
+    roots: Option<Vec<bool>>,
+    /// By node kind id: leaves that name something in code (`is_identifier_kind`).
+    idents: Vec<bool>,
 }
 
 /// The canonical kind names; a query's `@definition.x` maps onto one of these.
@@ -144,17 +150,37 @@ fn compiled(lang: Lang) -> Option<&'static Compiled> {
             let kinds: Vec<Option<&'static str>> =
                 query.capture_names().iter().map(|n| n.strip_prefix("definition.").map(canonical)).collect();
             let name = query.capture_index_for_name("name")?;
+            let mut defining = Vec::new();
             for p in 0..query.pattern_count() {
                 let q = query.capture_quantifiers(p);
                 let defines = kinds
                     .iter()
                     .enumerate()
                     .any(|(i, k)| k.is_some() && q.get(i).is_some_and(|q| *q != tree_sitter::CaptureQuantifier::Zero));
-                if !defines {
+                if defines {
+                    defining.push(p);
+                } else {
                     query.disable_pattern(p);
                 }
             }
-            Some(Compiled { query, kinds, name })
+            let grammar = lang.grammar();
+            let by_id = |keep: &dyn Fn(&str) -> bool| -> Vec<bool> {
+                (0..grammar.node_kind_count() as u16)
+                    .map(|id| grammar.node_kind_is_named(id) && grammar.node_kind_for_id(id).is_some_and(keep))
+                    .collect()
+            };
+            let roots = defining
+                .iter()
+                .map(|&p| queries::root_kinds(&src[query.start_byte_for_pattern(p)..query.end_byte_for_pattern(p)]))
+                .collect::<Option<Vec<Vec<&str>>>>()
+                .map(|names| names.concat())
+                .filter(|names| names.iter().all(|n| grammar.id_for_node_kind(n, true) != 0))
+                .map(|names| by_id(&|k| names.contains(&k)));
+            if roots.is_none() {
+                tracing::debug!("the {} tags query runs over whole trees", lang.name());
+            }
+            let idents = by_id(&is_identifier_kind);
+            Some(Compiled { query, kinds, name, roots, idents })
         })
         .as_ref()
 }
@@ -179,25 +205,70 @@ pub(crate) fn line_count(text: &str) -> u32 {
 
 /// Symbols and identifiers of a parsed text.
 pub(crate) fn extract_from(lang: Lang, tree: &Tree, text: &str) -> Extracted {
-    let mut out = Extracted { lines: line_count(text), ..Default::default() };
-    out.symbols = definitions(lang, tree, text);
     // Data files define keys but use no code: their words are not references.
-    if !matches!(lang, Lang::Json | Lang::Yaml | Lang::Toml | Lang::Css) {
-        out.idents = identifiers(tree, text);
-    }
-    out
+    let code = !matches!(lang, Lang::Json | Lang::Yaml | Lang::Toml | Lang::Css);
+    let (symbols, idents) = scan(lang, tree, text, code);
+    Extracted { symbols, idents, lines: line_count(text) }
 }
 
-fn definitions(lang: Lang, tree: &Tree, text: &str) -> Vec<Symbol> {
-    let Some(c) = compiled(lang) else { return Vec::new() };
+/// One walk over the tree: the definitions (the tags query, run only at the nodes its patterns start at, which
+/// costs a third of running it over the whole tree), and, when `with_idents`, the identifiers used.
+fn scan(lang: Lang, tree: &Tree, text: &str, with_idents: bool) -> (Vec<Symbol>, Vec<(String, u32)>) {
+    let Some(c) = compiled(lang) else {
+        return (Vec::new(), if with_idents { identifiers(tree, text) } else { Vec::new() });
+    };
     let bytes = text.as_bytes();
+    let mut found = Found::default();
     let mut cursor = QueryCursor::new();
-    let mut matches = cursor.matches(&c.query, tree.root_node(), bytes);
-    // Keyed by the definition's byte range: two patterns can match one definition (a Rust function in an impl
-    // is both `method` and `function`); the first pattern, the more specific, wins.
-    let mut seen: HashMap<(usize, usize), usize> = HashMap::new();
-    let mut found: Vec<(Node, Node, &'static str)> = Vec::new();
-    while let Some(m) = matches.next() {
+    let mut counts: HashMap<&str, u32> = HashMap::new();
+    let Some(roots) = &c.roots else {
+        let mut matches = cursor.matches(&c.query, tree.root_node(), bytes);
+        while let Some(m) = matches.next() {
+            found.add(lang, c, m);
+        }
+        return (found.symbols(lang, text), if with_idents { identifiers(tree, text) } else { Vec::new() });
+    };
+    cursor.set_max_start_depth(Some(0));
+    let flag = |table: &[bool], node: Node| table.get(node.kind_id() as usize).copied().unwrap_or(false);
+    let mut walk = tree.walk();
+    loop {
+        let node = walk.node();
+        if flag(roots, node) {
+            let mut matches = cursor.matches(&c.query, node, bytes);
+            while let Some(m) = matches.next() {
+                found.add(lang, c, m);
+            }
+        }
+        if node.child_count() == 0 {
+            if with_idents && flag(&c.idents, node) {
+                count_ident(&mut counts, text, node);
+            }
+        } else if walk.goto_first_child() {
+            continue;
+        }
+        loop {
+            if walk.goto_next_sibling() {
+                break;
+            }
+            if !walk.goto_parent() {
+                let idents = counts.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+                return (found.symbols(lang, text), idents);
+            }
+        }
+    }
+}
+
+/// The definitions matched so far, one per node.
+#[derive(Default)]
+struct Found<'t> {
+    /// Keyed by the definition's byte range: two patterns can match one definition (a Rust function in an impl
+    /// is both `method` and `function`); the first pattern, the more specific, wins.
+    seen: HashMap<(usize, usize), usize>,
+    defs: Vec<(Node<'t>, Node<'t>, &'static str, usize)>,
+}
+
+impl<'t> Found<'t> {
+    fn add(&mut self, lang: Lang, c: &Compiled, m: &tree_sitter::QueryMatch<'_, 't>) {
         let mut def = None;
         let mut name = None;
         for cap in m.captures() {
@@ -207,22 +278,25 @@ fn definitions(lang: Lang, tree: &Tree, text: &str) -> Vec<Symbol> {
                 def = Some((cap.node, kind));
             }
         }
-        let (Some((node, kind)), Some(name)) = (def, name) else { continue };
-        let Some((node, kind)) = settle(lang, node, kind) else { continue };
+        let (Some((node, kind)), Some(name)) = (def, name) else { return };
+        let Some((node, kind)) = settle(lang, node, kind) else { return };
         let key = (node.start_byte(), node.end_byte());
-        match seen.get(&key) {
-            Some(&i) if found[i].1.id() == name.id() => {}
+        match self.seen.get(&key) {
+            Some(&i) if self.defs[i].3 > m.pattern_index => self.defs[i] = (node, name, kind, m.pattern_index),
             Some(_) => {}
             None => {
-                seen.insert(key, found.len());
-                found.push((node, name, kind));
+                self.seen.insert(key, self.defs.len());
+                self.defs.push((node, name, kind, m.pattern_index));
             }
         }
     }
-    let mut symbols: Vec<Symbol> =
-        found.into_iter().filter_map(|(node, name, kind)| symbol(lang, node, name, kind, text)).collect();
-    nest(&mut symbols);
-    symbols
+
+    fn symbols(self, lang: Lang, text: &str) -> Vec<Symbol> {
+        let mut symbols: Vec<Symbol> =
+            self.defs.into_iter().filter_map(|(node, name, kind, _)| symbol(lang, node, name, kind, text)).collect();
+        nest(&mut symbols);
+        symbols
+    }
 }
 
 /// The node that spans the whole definition, and its kind refined from the node's own type.
@@ -486,16 +560,19 @@ pub(crate) fn for_each_identifier<'t>(tree: &'t Tree, mut f: impl FnMut(Node<'t>
     }
 }
 
+fn count_ident<'a>(counts: &mut HashMap<&'a str, u32>, text: &'a str, node: Node) {
+    if let Some(t) = text.get(node.byte_range())
+        && t.len() > 1
+        && t.len() <= IDENT_MAX
+    {
+        *counts.entry(t).or_default() += 1;
+    }
+}
+
+/// The identifiers of a tree whose language has no tags query.
 fn identifiers(tree: &Tree, text: &str) -> Vec<(String, u32)> {
     let mut counts: HashMap<&str, u32> = HashMap::new();
-    for_each_identifier(tree, |node| {
-        if let Some(t) = text.get(node.byte_range())
-            && t.len() > 1
-            && t.len() <= IDENT_MAX
-        {
-            *counts.entry(t).or_default() += 1;
-        }
-    });
+    for_each_identifier(tree, |node| count_ident(&mut counts, text, node));
     counts.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
@@ -633,6 +710,13 @@ mod tests {
                 assert!(supported(lang), "{}", lang.name());
             }
         }
+    }
+
+    #[test]
+    fn every_tags_query_runs_at_its_roots() {
+        let whole: Vec<&str> =
+            Lang::ALL.iter().filter(|&&l| compiled(l).is_some_and(|c| c.roots.is_none())).map(|l| l.name()).collect();
+        assert_eq!(whole, Vec::<&str>::new(), "these tags queries run over whole trees");
     }
 
     #[test]

@@ -121,5 +121,164 @@ pub(super) fn source(lang: Lang) -> Option<String> {
         Lang::Css => CSS.to_string(),
         Lang::Html => return None,
     };
-    Some(q)
+    Some(definition_patterns(&q))
+}
+
+/// The patterns of a query source that capture a `@definition.*`: the grammars' tags queries also find references,
+/// which codebox does not use, and compiling those patterns costs more than the rest (a tenth of a second for some).
+/// The source is kept whole when it cannot be split.
+fn definition_patterns(src: &str) -> String {
+    let mut out = String::with_capacity(src.len());
+    let mut rest = skip_blank(src);
+    while !rest.is_empty() {
+        if !matches!(rest.as_bytes()[0], b'(' | b'[' | b'"') {
+            return src.to_string();
+        }
+        let Some(end) = closing(rest, 0) else { return src.to_string() };
+        // The pattern's own captures and quantifier follow it, up to the next pattern.
+        let next = rest[end..].find(['(', '[', '"', ';']).map_or(rest.len(), |i| end + i);
+        let pattern = &rest[..next];
+        if pattern.contains("@definition.") {
+            out.push_str(pattern.trim_end());
+            out.push('\n');
+        }
+        rest = skip_blank(&rest[next..]);
+    }
+    out
+}
+
+/// The node kinds a query pattern's text starts at: `(kind ...)`, each alternative of `[(a ...) (b ...)]`, or in
+/// a group `((comment)* @doc . (kind ...) (#pred ...))` its one required item (a match that starts
+/// at an optional item also starts, without it, at that one). None for anything else (a wildcard, a supertype, an
+/// anonymous node, a group of several required siblings).
+pub(super) fn root_kinds(pattern: &str) -> Option<Vec<&str>> {
+    let p = skip_blank(pattern);
+    match p.as_bytes().first()? {
+        b'(' if matches!(skip_blank(&p[1..]).as_bytes().first(), Some(b'(' | b'[')) => {
+            // Run at one node, the query sees neither that node's siblings nor its parent's: every other item
+            // must be optional (before it) or a predicate.
+            let nodes: Vec<(&str, u8)> = items(p)?.into_iter().filter(|(item, _)| !item.starts_with("(#")).collect();
+            let (last, optional) = nodes.split_last()?;
+            if last.1 != 0 || optional.iter().any(|(_, q)| !matches!(q, b'*' | b'?')) {
+                return None;
+            }
+            root_kinds(last.0)
+        }
+        b'(' => {
+            let rest = skip_blank(&p[1..]);
+            let end = rest.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(rest.len());
+            let name = &rest[..end];
+            (!name.is_empty() && name != "_" && !rest[end..].starts_with('/')).then(|| vec![name])
+        }
+        b'[' => {
+            let mut out = Vec::new();
+            for (item, _) in items(p)? {
+                out.extend(root_kinds(item)?);
+            }
+            (!out.is_empty()).then_some(out)
+        }
+        _ => None,
+    }
+}
+
+/// Skips whitespace and `;` comments.
+fn skip_blank(mut s: &str) -> &str {
+    loop {
+        s = s.trim_start();
+        match s.strip_prefix(';') {
+            Some(rest) => s = rest.find('\n').map_or("", |i| &rest[i..]),
+            None => return s,
+        }
+    }
+}
+
+/// The items directly inside the bracketed expression `s` starts with, each with the quantifier after it (or 0).
+fn items(s: &str) -> Option<Vec<(&str, u8)>> {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 1;
+    loop {
+        i = s.len() - skip_blank(&s[i..]).len();
+        match *b.get(i)? {
+            b')' | b']' => return Some(out),
+            b'(' | b'[' | b'"' => {
+                let end = closing(s, i)?;
+                out.push((&s[i..end], b.get(end).copied().filter(|q| b"*+?".contains(q)).unwrap_or(0)));
+                i = end;
+            }
+            // Captures, anchors, quantifiers, field names: not items.
+            _ => i += s[i..].find(|c: char| c.is_whitespace() || "()[]\";".contains(c)).unwrap_or(1).max(1),
+        }
+    }
+}
+
+/// The end (exclusive) of the bracketed expression or string at `start`.
+fn closing(s: &str, start: usize) -> Option<usize> {
+    let b = s.as_bytes();
+    if b[start] == b'"' {
+        let mut i = start + 1;
+        while i < b.len() {
+            match b[i] {
+                b'\\' => i += 2,
+                b'"' => return Some(i + 1),
+                _ => i += 1,
+            }
+        }
+        return None;
+    }
+    let mut depth = 0usize;
+    let mut i = start;
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                i = closing(s, i)?;
+                continue;
+            }
+            b';' => {
+                i = s.len() - skip_blank(&s[i..]).len();
+                continue;
+            }
+            b'(' | b'[' => depth += 1,
+            b')' | b']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_kinds_of_patterns() {
+        assert_eq!(
+            root_kinds("(function_item name: (identifier) @name) @definition.function"),
+            Some(vec!["function_item"])
+        );
+        assert_eq!(
+            root_kinds("[(class_declaration) ; a comment (x\n (interface_declaration \"[\")]"),
+            Some(vec!["class_declaration", "interface_declaration"])
+        );
+        assert_eq!(root_kinds("(_ name: (identifier) @name)"), None);
+        assert_eq!(root_kinds("(declaration/identifier)"), None);
+        assert_eq!(root_kinds("\"fn\" @keyword"), None);
+        assert_eq!(root_kinds("[\"fn\" (x)]"), None);
+    }
+
+    #[test]
+    fn only_definition_patterns_are_kept() {
+        let src = "; refs\n(call_expression function: (identifier) @name) @reference.call\n((comment)* @doc . (function_declaration name: (identifier) @name) @definition.function (#strip! @doc \"x\"))\n[(a) (b)] @name @definition.thing\n";
+        assert_eq!(
+            definition_patterns(src),
+            "((comment)* @doc . (function_declaration name: (identifier) @name) @definition.function (#strip! @doc \"x\"))\n[(a) (b)] @name @definition.thing\n"
+        );
+        assert_eq!(definition_patterns("(unclosed"), "(unclosed");
+    }
 }
