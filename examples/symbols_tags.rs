@@ -34,7 +34,7 @@ fn main() {
                     }
                     let e = symbols::extract(lang, &text);
                     let mut buf = String::new();
-                    for s in &e.symbols {
+                    for s in e.symbols.iter() {
                         buf.push_str(&format!("{path}\t{}\t{}\t{}\n", s.name_line, s.kind, s.name));
                     }
                     let _ = out.lock().unwrap().write_all(buf.as_bytes());

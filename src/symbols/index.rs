@@ -12,7 +12,7 @@ use std::hash::Hasher;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::Symbol;
+use super::Symbols;
 use crate::syntax::Lang;
 
 /// What identifies one version of a file without reading it.
@@ -60,7 +60,7 @@ pub struct FileEntry {
     hash: u64,
     pub lang: Lang,
     pub lines: u32,
-    pub symbols: Vec<Symbol>,
+    pub symbols: Symbols,
     /// The interned name of each symbol, parallel to `symbols`.
     pub def_ids: Vec<u32>,
     /// Identifiers used, interned, sorted by id, with their counts.
@@ -68,6 +68,11 @@ pub struct FileEntry {
 }
 
 impl FileEntry {
+    /// Whether `text` is the text this entry was extracted from (signatures are cut from it).
+    pub fn is_text_of(&self, text: &str) -> bool {
+        hash(text.as_bytes()) == self.hash
+    }
+
     /// How often the identifier `id` occurs in this file's code.
     pub fn count_of(&self, id: u32) -> u32 {
         self.refs.binary_search_by_key(&id, |r| r.0).map_or(0, |i| self.refs[i].1)
@@ -165,11 +170,7 @@ impl Index {
             syms += e.symbols.len();
             refs += e.refs.len();
             bytes += k.len() + std::mem::size_of::<FileEntry>() + e.refs.len() * 8 + e.def_ids.len() * 4;
-            bytes += e
-                .symbols
-                .iter()
-                .map(|s| std::mem::size_of::<Symbol>() + s.name.len() + s.signature.len())
-                .sum::<usize>();
+            bytes += e.symbols.heap_bytes();
         }
         bytes += s.ids.keys().map(|n| n.len() + 40).sum::<usize>();
         (s.files.len(), syms, refs, s.ids.len(), bytes)
@@ -246,7 +247,7 @@ impl Index {
                     }
                 }
                 Some(Outcome::New(mut entry, idents)) => {
-                    entry.def_ids = entry.symbols.iter().map(|sym| s.intern(&sym.name)).collect();
+                    entry.def_ids = entry.symbols.iter().map(|sym| s.intern(sym.name)).collect();
                     let mut refs: Vec<(u32, u32)> = idents.iter().map(|(n, c)| (s.intern(n), *c)).collect();
                     refs.sort_unstable();
                     entry.refs = refs;

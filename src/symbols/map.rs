@@ -12,10 +12,10 @@ use super::{Symbol, is_map_kind};
 
 /// Whether a definition belongs on the map: code, not data; a constant only when it is named like one; a module
 /// only with a body (Rust's `mod x;` declares, it does not define).
-fn on_map(s: &Symbol) -> bool {
+fn on_map(s: &Symbol<'_>) -> bool {
     match s.kind {
         "constant" => s.name.len() > 1 && !s.name.chars().any(|c| c.is_lowercase()),
-        "module" => s.end_line > s.start_line && !matches!(s.name.as_str(), "test" | "tests"),
+        "module" => s.end_line > s.start_line && !matches!(s.name, "test" | "tests"),
         k => is_map_kind(k),
     }
 }
@@ -44,10 +44,10 @@ pub(crate) fn rank(snap: &Snapshot, focus: &Focus) -> Ranking {
     let mut definers: HashMap<u32, (Vec<usize>, &str)> = HashMap::new();
     for (f, (_, e)) in snap.iter().enumerate() {
         for (s, id) in e.symbols.iter().zip(&e.def_ids) {
-            if !on_map(s) {
+            if !on_map(&s) {
                 continue;
             }
-            let d = definers.entry(*id).or_insert_with(|| (Vec::new(), s.name.as_str()));
+            let d = definers.entry(*id).or_insert_with(|| (Vec::new(), s.name));
             if d.0.last() != Some(&f) {
                 d.0.push(f);
             }
@@ -135,7 +135,7 @@ pub(crate) fn rank(snap: &Snapshot, focus: &Focus) -> Ranking {
         // A focus file's own definitions come before unused ones elsewhere, but after what the focus uses.
         let own = if focus.files.contains(&f) { 0.1 } else { 1e-3 };
         for (s, (sym, id)) in e.symbols.iter().zip(&e.def_ids).enumerate() {
-            if !on_map(sym) {
+            if !on_map(&sym) {
                 continue;
             }
             let mut score = def_score.get(&(f as u32, *id)).copied().unwrap_or(0.0) + pr[f] * own;
@@ -163,11 +163,21 @@ pub(crate) fn rank(snap: &Snapshot, focus: &Focus) -> Ranking {
 }
 
 /// Renders the best definitions, grouped by file, within `max_chars`. Returns the text and how many files and
-/// definitions it shows.
-pub(crate) fn render(snap: &Snapshot, ranking: &Ranking, max_chars: usize) -> (String, usize, usize) {
+/// definitions it shows. `text_of(f)` is the current text of the snapshot's file `f` (signatures are cut from it;
+/// asked once per file, for the files the budget reaches).
+pub(crate) fn render(
+    snap: &Snapshot,
+    ranking: &Ranking,
+    max_chars: usize,
+    text_of: impl Fn(usize) -> Option<String>,
+) -> (String, usize, usize) {
+    let texts: std::cell::RefCell<HashMap<usize, Option<String>>> = Default::default();
     let line_of = |f: usize, s: usize| {
-        let sym = &snap[f].1.symbols[s];
-        format!("{}{}: {}\n", "  ".repeat(sym.depth as usize + 1), sym.start_line, sym.signature)
+        let sym = snap[f].1.symbols.get(s);
+        let mut texts = texts.borrow_mut();
+        let text = texts.entry(f).or_insert_with(|| text_of(f).filter(|t| snap[f].1.is_text_of(t)));
+        let signature = text.as_deref().map_or_else(|| format!("{} {}", sym.kind, sym.name), |t| sym.signature(t));
+        format!("{}{}: {}\n", "  ".repeat(sym.depth as usize + 1), sym.start_line, signature)
     };
     let mut chosen: HashMap<usize, Vec<usize>> = HashMap::new();
     let mut file_order: Vec<usize> = Vec::new();
@@ -181,12 +191,12 @@ pub(crate) fn render(snap: &Snapshot, ranking: &Ranking, max_chars: usize) -> (S
         // The symbol and whichever of its containers are not shown yet.
         let syms = &snap[f].1.symbols;
         let mut add = vec![s];
-        let mut p = syms[s].parent;
+        let mut p = syms.get(s).parent;
         while let Some(j) = p {
             if picked.is_none_or(|v| !v.contains(&(j as usize))) {
                 add.push(j as usize);
             }
-            p = syms[j as usize].parent;
+            p = syms.get(j as usize).parent;
         }
         let mut cost: usize = add.iter().map(|&k| line_of(f, k).len()).sum();
         if picked.is_none() {

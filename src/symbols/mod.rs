@@ -17,10 +17,10 @@ use tree_sitter::{Node, Query, QueryCursor, Tree};
 
 use crate::syntax::{self, Lang};
 
-/// One definition in a file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Symbol {
-    pub name: String,
+/// One definition in a file, as the tools read it: a view into the `Symbols` that holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Symbol<'a> {
+    pub name: &'a str,
     /// function, method, class, struct, enum, trait, interface, impl, module, macro, type, constant, variable,
     /// field, variant, constructor, prototype, property, object, key, table, rule.
     pub kind: &'static str,
@@ -39,16 +39,146 @@ pub struct Symbol {
     pub depth: u16,
     /// The type or namespace a definition outside its container belongs to: a Go method's receiver type,
     /// the `ns::` of a C++ `ns::f` defined out of line.
-    pub scope: Option<String>,
-    /// The definition's head (up to its body), whitespace collapsed, at most `SIGNATURE_MAX` chars.
-    pub signature: String,
+    pub scope: Option<&'a str>,
+    /// Byte range of the definition's head in the text it was extracted from.
+    head: (u32, u32),
+}
+
+impl Symbol<'_> {
+    /// The definition's head (up to its body), whitespace collapsed, at most `SIGNATURE_MAX` chars, cut from
+    /// `text`, the text the symbol was extracted from. The index keeps the range, not the words: signatures are
+    /// most of what symbols would weigh, and only the few a call shows are ever read.
+    pub fn signature(&self, text: &str) -> String {
+        let (from, to) = (self.head.0 as usize, self.head.1 as usize);
+        match text.get(from..to) {
+            Some(head) => render_signature(head),
+            None => format!("{} {}", self.kind, self.name),
+        }
+    }
+}
+
+/// A definition as stored: 48 bytes, its name and scope in `Symbols::strings`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Packed {
+    /// The name at `strings[name..name + name_len]`, the scope right after it.
+    name: u32,
+    name_len: u16,
+    scope_len: u16,
+    kind: u8,
+    depth: u16,
+    /// `u32::MAX` for none.
+    parent: u32,
+    start_line: u32,
+    end_line: u32,
+    name_line: u32,
+    start_byte: u32,
+    end_byte: u32,
+    head_byte: u32,
+    head: (u32, u32),
+}
+
+/// The definitions of one text, in text order (a parent before its children).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Symbols {
+    packed: Vec<Packed>,
+    strings: String,
+}
+
+impl Symbols {
+    pub fn len(&self) -> usize {
+        self.packed.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.packed.is_empty()
+    }
+
+    pub fn get(&self, i: usize) -> Symbol<'_> {
+        let p = &self.packed[i];
+        let name_end = p.name as usize + p.name_len as usize;
+        let scope = &self.strings[name_end..name_end + p.scope_len as usize];
+        Symbol {
+            name: &self.strings[p.name as usize..name_end],
+            kind: KINDS.get(p.kind as usize).copied().unwrap_or("symbol"),
+            start_line: p.start_line,
+            end_line: p.end_line,
+            name_line: p.name_line,
+            start_byte: p.start_byte,
+            end_byte: p.end_byte,
+            head_byte: p.head_byte,
+            parent: (p.parent != u32::MAX).then_some(p.parent),
+            depth: p.depth,
+            scope: (!scope.is_empty()).then_some(scope),
+            head: p.head,
+        }
+    }
+
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = Symbol<'_>> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    /// Bytes held on the heap (the index's memory estimate).
+    pub fn heap_bytes(&self) -> usize {
+        self.packed.capacity() * std::mem::size_of::<Packed>() + self.strings.capacity()
+    }
+
+    fn pack(drafts: Vec<Draft>) -> Symbols {
+        let strings_len = drafts.iter().map(|d| d.name.len() + d.scope.as_ref().map_or(0, String::len)).sum();
+        let mut out = Symbols { packed: Vec::with_capacity(drafts.len()), strings: String::with_capacity(strings_len) };
+        for d in drafts {
+            let name = out.strings.len() as u32;
+            let name_len = push_capped(&mut out.strings, &d.name);
+            let scope_len = d.scope.as_deref().map_or(0, |s| push_capped(&mut out.strings, s));
+            out.packed.push(Packed {
+                name,
+                name_len,
+                scope_len,
+                kind: KINDS.iter().position(|k| *k == d.kind).unwrap_or(KINDS.len() - 1) as u8,
+                depth: d.depth,
+                parent: d.parent.unwrap_or(u32::MAX),
+                start_line: d.start_line,
+                end_line: d.end_line,
+                name_line: d.name_line,
+                start_byte: d.start_byte,
+                end_byte: d.end_byte,
+                head_byte: d.head_byte,
+                head: d.head,
+            });
+        }
+        out
+    }
+}
+
+/// Appends `s`, cut (on a character boundary) to what a `u16` length can say; returns the length appended.
+fn push_capped(out: &mut String, s: &str) -> u16 {
+    let mut end = s.len().min(u16::MAX as usize);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    out.push_str(&s[..end]);
+    end as u16
+}
+
+/// A definition while its text is being read: nested, then packed.
+struct Draft {
+    name: String,
+    kind: &'static str,
+    start_line: u32,
+    end_line: u32,
+    name_line: u32,
+    start_byte: u32,
+    end_byte: u32,
+    head_byte: u32,
+    parent: Option<u32>,
+    depth: u16,
+    scope: Option<String>,
+    head: (u32, u32),
 }
 
 /// What one text yields.
 #[derive(Debug, Default)]
 pub struct Extracted {
-    /// In text order (a parent before its children).
-    pub symbols: Vec<Symbol>,
+    pub symbols: Symbols,
     /// Distinct identifiers used in code, with how often.
     pub idents: Vec<(String, u32)>,
     pub lines: u32,
@@ -213,9 +343,9 @@ pub(crate) fn extract_from(lang: Lang, tree: &Tree, text: &str) -> Extracted {
 
 /// One walk over the tree: the definitions (the tags query, run only at the nodes its patterns start at, which
 /// costs a third of running it over the whole tree), and, when `with_idents`, the identifiers used.
-fn scan(lang: Lang, tree: &Tree, text: &str, with_idents: bool) -> (Vec<Symbol>, Vec<(String, u32)>) {
+fn scan(lang: Lang, tree: &Tree, text: &str, with_idents: bool) -> (Symbols, Vec<(String, u32)>) {
     let Some(c) = compiled(lang) else {
-        return (Vec::new(), if with_idents { identifiers(tree, text) } else { Vec::new() });
+        return (Symbols::default(), if with_idents { identifiers(tree, text) } else { Vec::new() });
     };
     let bytes = text.as_bytes();
     let mut found = Found::default();
@@ -291,11 +421,11 @@ impl<'t> Found<'t> {
         }
     }
 
-    fn symbols(self, lang: Lang, text: &str) -> Vec<Symbol> {
-        let mut symbols: Vec<Symbol> =
-            self.defs.into_iter().filter_map(|(node, name, kind, _)| symbol(lang, node, name, kind, text)).collect();
-        nest(&mut symbols);
-        symbols
+    fn symbols(self, lang: Lang, text: &str) -> Symbols {
+        let mut drafts: Vec<Draft> =
+            self.defs.into_iter().filter_map(|(node, name, kind, _)| draft(lang, node, name, kind, text)).collect();
+        nest(&mut drafts);
+        Symbols::pack(drafts)
     }
 }
 
@@ -371,7 +501,7 @@ fn kotlin_keyword(node: Node) -> Option<&'static str> {
     None
 }
 
-fn symbol(lang: Lang, node: Node, name: Node, kind: &'static str, text: &str) -> Option<Symbol> {
+fn draft(lang: Lang, node: Node, name: Node, kind: &'static str, text: &str) -> Option<Draft> {
     let raw = text.get(name.byte_range())?;
     let mut name_text = collapse(raw);
     if kind == "impl" {
@@ -389,7 +519,7 @@ fn symbol(lang: Lang, node: Node, name: Node, kind: &'static str, text: &str) ->
         Some(p) if lang == Lang::Python && p.kind() == "decorated_definition" => p,
         _ => node,
     };
-    let signature = signature(node, text, has_body(kind));
+    let head = head_range(node, text, has_body(kind));
     let scope = match node.kind() {
         "method_declaration" if lang == Lang::Go => node
             .child_by_field_name("receiver")
@@ -400,7 +530,7 @@ fn symbol(lang: Lang, node: Node, name: Node, kind: &'static str, text: &str) ->
         _ => None,
     }
     .filter(|s| !s.is_empty());
-    Some(Symbol {
+    Some(Draft {
         name: name_text,
         kind,
         start_line: outer.start_position().row as u32 + 1,
@@ -412,7 +542,7 @@ fn symbol(lang: Lang, node: Node, name: Node, kind: &'static str, text: &str) ->
         parent: None,
         depth: 0,
         scope,
-        signature,
+        head,
     })
 }
 
@@ -439,9 +569,9 @@ fn end_line(node: Node) -> u32 {
     row as u32 + 1
 }
 
-/// The definition's head: from the first non-blank character of its line to its body (or the end of its first
-/// line), whitespace collapsed.
-fn signature(node: Node, text: &str, cut_at_body: bool) -> String {
+/// The byte range of a definition's head: from the first non-blank character of its line to its body (or the end
+/// of its first line).
+fn head_range(node: Node, text: &str, cut_at_body: bool) -> (u32, u32) {
     let bytes = text.as_bytes();
     let start = node.start_byte();
     let line_start = memchr::memrchr(b'\n', &bytes[..start]).map_or(0, |i| i + 1);
@@ -451,14 +581,22 @@ fn signature(node: Node, text: &str, cut_at_body: bool) -> String {
     let words = prefix.chars().all(|c| c.is_alphanumeric() || c == '_' || c.is_whitespace());
     let from = if words { line_start + (prefix.len() - prefix.trim_start().len()) } else { start };
     let first_line_end = memchr::memchr(b'\n', &bytes[start..]).map_or(text.len(), |i| start + i);
-    let to = node
+    let mut to = node
         .child_by_field_name("body")
         .filter(|_| cut_at_body)
         .map(|b| b.start_byte())
         .filter(|&b| b > start)
         .unwrap_or(first_line_end.min(node.end_byte()))
         .min(from + SIGNATURE_MAX * 4);
-    let mut s = collapse(text.get(from..to).unwrap_or_default());
+    while !text.is_char_boundary(to) {
+        to -= 1;
+    }
+    (from as u32, to as u32)
+}
+
+/// A head as a signature: whitespace collapsed, at most `SIGNATURE_MAX` chars.
+fn render_signature(head: &str) -> String {
+    let mut s = collapse(head);
     for (a, b) in [("( ", "("), (" )", ")"), (", )", ")")] {
         s = s.replace(a, b);
     }
@@ -484,7 +622,7 @@ fn collapse(s: &str) -> String {
 
 /// Sorts by position and links each symbol to the innermost symbol containing it; a function inside a type is a
 /// method. Data keys nested deeper than `KEY_DEPTH_MAX` are dropped.
-fn nest(symbols: &mut Vec<Symbol>) {
+fn nest(symbols: &mut Vec<Draft>) {
     symbols.sort_by_key(|s| (s.start_byte, std::cmp::Reverse(s.end_byte)));
     let mut stack: Vec<usize> = Vec::new();
     let mut keep = vec![true; symbols.len()];
@@ -577,17 +715,18 @@ fn identifiers(tree: &Tree, text: &str) -> Vec<(String, u32)> {
 }
 
 /// The names of a symbol's containers, outermost first.
-pub(crate) fn containers(symbols: &[Symbol], i: usize) -> Vec<&str> {
+pub(crate) fn containers(symbols: &Symbols, i: usize) -> Vec<&str> {
     let mut chain = Vec::new();
     let mut at = i;
     loop {
-        if let Some(scope) = &symbols[at].scope {
+        let s = symbols.get(at);
+        if let Some(scope) = s.scope {
             chain.extend(scope.rsplit("::"));
         }
-        match symbols[at].parent {
+        match s.parent {
             Some(j) => {
                 at = j as usize;
-                chain.push(symbols[at].name.as_str());
+                chain.push(symbols.get(at).name);
             }
             None => break,
         }
@@ -597,9 +736,9 @@ pub(crate) fn containers(symbols: &[Symbol], i: usize) -> Vec<&str> {
 }
 
 /// `Class.method` as the model sees it.
-pub(crate) fn qualified(symbols: &[Symbol], i: usize) -> String {
+pub(crate) fn qualified(symbols: &Symbols, i: usize) -> String {
     let mut chain = containers(symbols, i);
-    chain.push(&symbols[i].name);
+    chain.push(symbols.get(i).name);
     chain.join(".")
 }
 
@@ -622,8 +761,8 @@ impl NameQuery {
         self.segments.last().map_or(self.whole.as_str(), String::as_str)
     }
 
-    pub(crate) fn matches(&self, symbols: &[Symbol], i: usize) -> bool {
-        let s = &symbols[i];
+    pub(crate) fn matches(&self, symbols: &Symbols, i: usize) -> bool {
+        let s = symbols.get(i);
         if s.name == self.whole {
             return true;
         }
@@ -724,7 +863,7 @@ mod tests {
         let e = extract(Lang::Rust, "struct Foo;\nimpl Foo {\n    fn new() -> Self { Foo }\n}\nfn new() {}\n");
         let q = NameQuery::new("Foo::new");
         let hits: Vec<u32> =
-            (0..e.symbols.len()).filter(|&i| q.matches(&e.symbols, i)).map(|i| e.symbols[i].start_line).collect();
+            (0..e.symbols.len()).filter(|&i| q.matches(&e.symbols, i)).map(|i| e.symbols.get(i).start_line).collect();
         assert_eq!(hits, [3]);
         let all = NameQuery::new("new");
         assert_eq!((0..e.symbols.len()).filter(|&i| all.matches(&e.symbols, i)).count(), 2);

@@ -2,12 +2,12 @@
 //! (`crate::symbols`), with files found by the workspace walk and read through the workspace's kernel-checked
 //! opens. edit_symbol writes through edit_file's path: version, syntax gate, atomic write, undo.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::Read as _;
 
 use crate::error::{ErrorKind, ToolError, ToolResult};
-use crate::symbols::index::{Candidate, MAX_FILE_BYTES, Snapshot, Stamp};
-use crate::symbols::{self, NameQuery, Symbol, map};
+use crate::symbols::index::{Candidate, FileEntry, MAX_FILE_BYTES, Snapshot, Stamp};
+use crate::symbols::{self, NameQuery, Symbol, Symbols, map};
 use crate::syntax::Lang;
 use crate::tools::{Cancel, Context};
 use crate::workspace::walk::WalkOptions;
@@ -114,16 +114,27 @@ fn snapshot(ctx: &Context, path: Option<&str>, cancel: &Cancel) -> ToolResult<Sn
     Ok(snap)
 }
 
-fn range(s: &Symbol) -> String {
+fn range(s: &Symbol<'_>) -> String {
     if s.start_line == s.end_line { s.start_line.to_string() } else { format!("{}-{}", s.start_line, s.end_line) }
 }
 
-fn outline_lines(out: &mut String, syms: &[Symbol], indent: usize) {
-    for s in syms {
+/// The current text of an indexed file, when it is still the text its entry was made from (signatures are cut
+/// from it).
+fn text_of(ctx: &Context, rel: &str, e: &FileEntry) -> Option<String> {
+    read_text(ctx, rel).filter(|t| e.is_text_of(t))
+}
+
+/// A symbol's signature from its file's text, or its kind and name when the text changed since it was indexed.
+fn signature_in(s: &Symbol<'_>, text: Option<&str>) -> String {
+    text.map_or_else(|| format!("{} {}", s.kind, s.name), |t| s.signature(t))
+}
+
+fn outline_lines(out: &mut String, syms: &Symbols, text: Option<&str>, indent: usize) {
+    for s in syms.iter() {
         out.push_str(&"  ".repeat(indent + s.depth as usize));
-        out.push_str(&range(s));
+        out.push_str(&range(&s));
         out.push(' ');
-        out.push_str(&s.signature);
+        out.push_str(&signature_in(&s, text));
         out.push('\n');
     }
 }
@@ -141,7 +152,7 @@ pub(crate) fn outline(ctx: &Context, path: &str, cancel: &Cancel) -> ToolResult<
         if e.symbols.is_empty() {
             out.push_str("no definitions found; read_file shows the file\n");
         }
-        outline_lines(&mut out, &e.symbols, 0);
+        outline_lines(&mut out, &e.symbols, text_of(ctx, rel, e).as_deref(), 0);
         return Ok(super::capture::fit(ctx, &out, budget));
     }
     let with: Vec<_> = snap.iter().filter(|(_, e)| !e.symbols.is_empty()).collect();
@@ -154,7 +165,7 @@ pub(crate) fn outline(ctx: &Context, path: &str, cancel: &Cancel) -> ToolResult<
     ));
     for (rel, e) in with {
         out.push_str(&format!("{rel} ({} lines)\n", e.lines));
-        outline_lines(&mut out, &e.symbols, 1);
+        outline_lines(&mut out, &e.symbols, text_of(ctx, rel, e).as_deref(), 1);
     }
     Ok(super::capture::fit(ctx, &out, budget))
 }
@@ -171,7 +182,7 @@ fn kind_rank(kind: &str) -> u8 {
 
 struct Hit<'a> {
     rel: &'a str,
-    syms: &'a [Symbol],
+    entry: &'a FileEntry,
     i: usize,
 }
 
@@ -180,12 +191,12 @@ fn find_hits<'a>(snap: &'a Snapshot, q: &NameQuery) -> Vec<Hit<'a>> {
     for (rel, e) in snap {
         for i in 0..e.symbols.len() {
             if q.matches(&e.symbols, i) {
-                hits.push(Hit { rel, syms: &e.symbols, i });
+                hits.push(Hit { rel, entry: e, i });
             }
         }
     }
     hits.sort_by_key(|h| {
-        let s = &h.syms[h.i];
+        let s = h.entry.symbols.get(h.i);
         (
             symbols::is_test_path(h.rel),
             kind_rank(s.kind),
@@ -200,7 +211,7 @@ fn find_hits<'a>(snap: &'a Snapshot, q: &NameQuery) -> Vec<Hit<'a>> {
 
 /// The names closest to one that matched nothing, each with where it is: `Parser.parse (src/p.rs:4)`.
 fn closest_names(snap: &Snapshot, q: &NameQuery) -> Vec<String> {
-    let names = snap.iter().flat_map(|(_, e)| e.symbols.iter().map(|s| s.name.as_str()));
+    let names = snap.iter().flat_map(|(_, e)| e.symbols.iter().map(|s| s.name));
     let close = symbols::closest(q.last(), names, 8);
     let mut parts = Vec::new();
     for name in close {
@@ -245,9 +256,10 @@ pub(crate) fn find_symbol(ctx: &Context, req: &FindRequest<'_>, cancel: &Cancel)
     }
     let limit = if req.include_body { MAX_BODIES } else { MAX_FOUND };
     let mut out = String::new();
+    let mut texts: HashMap<&str, Option<String>> = HashMap::new();
     for h in hits.iter().take(limit) {
-        let s = &h.syms[h.i];
-        out.push_str(&format!("{}:{} {} {}\n", h.rel, range(s), s.kind, symbols::qualified(h.syms, h.i)));
+        let s = h.entry.symbols.get(h.i);
+        out.push_str(&format!("{}:{} {} {}\n", h.rel, range(&s), s.kind, symbols::qualified(&h.entry.symbols, h.i)));
         if req.include_body {
             let text = read_text(ctx, h.rel).unwrap_or_default();
             let last = s.end_line.min(s.start_line + MAX_BODY_LINES - 1);
@@ -265,7 +277,8 @@ pub(crate) fn find_symbol(ctx: &Context, req: &FindRequest<'_>, cancel: &Cancel)
                 ));
             }
         } else {
-            out.push_str(&format!("  {}\n", s.signature));
+            let text = texts.entry(h.rel).or_insert_with(|| text_of(ctx, h.rel, h.entry));
+            out.push_str(&format!("  {}\n", signature_in(&s, text.as_deref())));
         }
     }
     if hits.len() > limit {
@@ -287,12 +300,12 @@ pub(crate) fn find_references(ctx: &Context, name: &str, path: Option<&str>, can
     let snap = snapshot(ctx, path, cancel)?;
     let scope = path.unwrap_or(".");
     let id = ctx.symbols.id_of(&ident);
-    let mut files: Vec<(&str, u32, &[Symbol])> = match id {
+    let mut files: Vec<(&str, u32, &Symbols)> = match id {
         Some(id) => snap
             .iter()
             .filter_map(|(rel, e)| {
                 let n = e.count_of(id);
-                (n > 0).then_some((rel.as_str(), n, e.symbols.as_slice()))
+                (n > 0).then_some((rel.as_str(), n, &e.symbols))
             })
             .collect(),
         None => Vec::new(),
@@ -406,7 +419,8 @@ pub(crate) fn repo_map(
         std::sync::Arc::new(map::rank(&snap, &f))
     };
     let footer_reserve = 400;
-    let (body, files, defs) = map::render(&snap, &ranking, max.saturating_sub(footer_reserve));
+    let (body, files, defs) =
+        map::render(&snap, &ranking, max.saturating_sub(footer_reserve), |f| read_text(ctx, &snap[f].0));
     let all_defs = ranking.defs.len();
     let mut out = body;
     out.push_str(&format!(
@@ -505,12 +519,12 @@ pub(crate) fn edit_symbol(ctx: &Context, req: &EditSymbolRequest<'_>) -> ToolRes
     let i = match hits.as_slice() {
         [i] => *i,
         [] => {
-            let close = symbols::closest(q.last(), e.symbols.iter().map(|s| s.name.as_str()), 8);
+            let close = symbols::closest(q.last(), e.symbols.iter().map(|s| s.name), 8);
             let close: Vec<String> = close
                 .iter()
                 .filter_map(|n| {
                     let j = e.symbols.iter().position(|s| s.name == *n)?;
-                    Some(format!("{} (line {})", symbols::qualified(&e.symbols, j), e.symbols[j].start_line))
+                    Some(format!("{} (line {})", symbols::qualified(&e.symbols, j), e.symbols.get(j).start_line))
                 })
                 .collect();
             let closest = close.clone();
@@ -527,8 +541,8 @@ pub(crate) fn edit_symbol(ctx: &Context, req: &EditSymbolRequest<'_>) -> ToolRes
             let list: Vec<String> = many
                 .iter()
                 .map(|&j| {
-                    let s = &e.symbols[j];
-                    format!("{} {} (lines {})", s.kind, symbols::qualified(&e.symbols, j), range(s))
+                    let s = e.symbols.get(j);
+                    format!("{} {} (lines {})", s.kind, symbols::qualified(&e.symbols, j), range(&s))
                 })
                 .collect();
             let candidates = many.iter().map(|&j| symbols::qualified(&e.symbols, j)).collect();
@@ -543,7 +557,7 @@ pub(crate) fn edit_symbol(ctx: &Context, req: &EditSymbolRequest<'_>) -> ToolRes
             ));
         }
     };
-    let s = &e.symbols[i];
+    let s = e.symbols.get(i);
     let body_first = req.body.trim_start_matches('\n').lines().next().unwrap_or_default();
     // Decorators: a body that starts with one replaces them; one that does not keeps them.
     let mut start = if is_preamble(body_first) { s.start_byte } else { s.head_byte } as usize;
@@ -568,12 +582,12 @@ pub(crate) fn edit_symbol(ctx: &Context, req: &EditSymbolRequest<'_>) -> ToolRes
     let new_src = reindent(req.body, &indent);
     let new_text = match position {
         Position::Replace => format!("{}{}{}", &text[..line_start], new_src, &text[end..]),
-        Position::Before => format!("{}{new_src}\n{}{}", &text[..line_start], blank_sep(s), &text[line_start..]),
+        Position::Before => format!("{}{new_src}\n{}{}", &text[..line_start], blank_sep(&s), &text[line_start..]),
         Position::After => {
             let line_end = text[end..].find('\n').map_or(text.len(), |i| end + i);
             let tail = &text[line_end..];
             let sep = if tail.is_empty() { "\n" } else { "" };
-            format!("{}{sep}\n{}{new_src}{}", &text[..line_end], blank_sep(s), tail)
+            format!("{}{sep}\n{}{new_src}{}", &text[..line_end], blank_sep(&s), tail)
         }
     };
     if new_text == text {
@@ -585,7 +599,7 @@ pub(crate) fn edit_symbol(ctx: &Context, req: &EditSymbolRequest<'_>) -> ToolRes
     let note = super::edit::gate(ctx, &p, Some(text), &new_text, false)?;
     let what = match position {
         Position::Replace => {
-            format!("replaced {} {} (was lines {}) · ", s.kind, symbols::qualified(&e.symbols, i), range(s))
+            format!("replaced {} {} (was lines {}) · ", s.kind, symbols::qualified(&e.symbols, i), range(&s))
         }
         Position::Before | Position::After => format!(
             "inserted {} {} {} · ",
@@ -599,6 +613,6 @@ pub(crate) fn edit_symbol(ctx: &Context, req: &EditSymbolRequest<'_>) -> ToolRes
 
 /// Definitions at the top of a file are kept apart by a blank line; members of a type are not, unless they are
 /// large.
-fn blank_sep(s: &Symbol) -> &'static str {
+fn blank_sep(s: &Symbol<'_>) -> &'static str {
     if s.depth == 0 || s.end_line > s.start_line { "\n" } else { "" }
 }
