@@ -119,7 +119,8 @@ impl State {
 
 enum Outcome {
     Same(Stamp, bool),
-    New(FileEntry, Vec<(String, u32)>),
+    /// The entry, and the identifiers it uses (their text end to end, and each one's length and count).
+    New(FileEntry, String, Vec<(u32, u32)>),
     Unreadable,
 }
 
@@ -151,7 +152,13 @@ impl Index {
             return r.clone();
         }
         let r = Arc::new(compute());
-        self.lock().ranking = Some((generation, r.clone()));
+        let mut s = self.lock();
+        s.ranking = Some((generation, r.clone()));
+        if s.files.len() > TRIM_AFTER {
+            // Ranking a large tree builds a graph of millions of edges, dropped once ranked.
+            drop(s);
+            trim();
+        }
         r
     }
 
@@ -212,6 +219,14 @@ impl Index {
             } else {
                 super::extract(c.lang, &text)
             };
+            // Two allocations per file, not one per identifier: they wait for the last file to be parsed, and are
+            // interned on one thread (see below).
+            let mut names = String::with_capacity(e.idents.iter().map(|(n, _)| n.len()).sum());
+            let mut counts = Vec::with_capacity(e.idents.len());
+            for (n, count) in &e.idents {
+                names.push_str(n);
+                counts.push((n.len() as u32, *count));
+            }
             let entry = FileEntry {
                 stamp,
                 racy,
@@ -222,7 +237,7 @@ impl Index {
                 def_ids: Vec::new(),
                 refs: Vec::new(),
             };
-            Outcome::New(entry, e.idents)
+            Outcome::New(entry, names, counts)
         };
         let outcomes = parallel_map(&stale, &work, cancel);
 
@@ -246,11 +261,21 @@ impl Index {
                         s.files.insert(rel.clone(), Arc::new(e));
                     }
                 }
-                Some(Outcome::New(mut entry, idents)) => {
-                    entry.def_ids = entry.symbols.iter().map(|sym| s.intern(sym.name)).collect();
-                    let mut refs: Vec<(u32, u32)> = idents.iter().map(|(n, c)| (s.intern(n), *c)).collect();
+                Some(Outcome::New(entry, names, counts)) => {
+                    // Everything the entry keeps is allocated on this thread: the parsing threads' heaps then hold
+                    // only freed trees, which `malloc_trim` gives back, instead of pages pinned by a few records.
+                    let def_ids = entry.symbols.iter().map(|sym| s.intern(sym.name)).collect();
+                    let mut at = 0;
+                    let mut refs: Vec<(u32, u32)> = counts
+                        .iter()
+                        .map(|&(len, count)| {
+                            let name = &names[at..at + len as usize];
+                            at += len as usize;
+                            (s.intern(name), count)
+                        })
+                        .collect();
                     refs.sort_unstable();
-                    entry.refs = refs;
+                    let entry = FileEntry { symbols: entry.symbols.clone(), def_ids, refs, ..entry };
                     s.files.insert(rel.clone(), Arc::new(entry));
                     changed = true;
                 }
@@ -273,14 +298,19 @@ impl Index {
         let parsed_now = stale.len();
         drop(s);
         if parsed_now > TRIM_AFTER {
-            // Parsing on several threads leaves freed trees in per-thread malloc arenas; give them back.
-            // SAFETY: malloc_trim only releases free memory; it has no preconditions.
-            unsafe {
-                libc::malloc_trim(0);
-            }
+            trim();
         }
         let s = self.lock();
         candidates.iter().filter_map(|c| s.files.get(&c.rel).map(|e| (c.rel.clone(), e.clone()))).collect()
+    }
+}
+
+/// Gives freed heap back to the system. Parsing on several threads leaves freed trees in per-thread malloc arenas,
+/// and a ranking drops a large graph: without this the process keeps their pages.
+fn trim() {
+    // SAFETY: malloc_trim only releases free memory; it has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

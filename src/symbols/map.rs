@@ -23,6 +23,9 @@ fn on_map(s: &Symbol<'_>) -> bool {
 /// An identifier defined in more files than this carries no signal (`new`, `get`, `run`): it makes no edges.
 const MAX_DEFINERS: usize = 24;
 const DAMPING: f64 = 0.85;
+/// A ranking keeps this many definitions: twenty times what the largest map (100,000 characters) shows, so a
+/// cached ranking of a large tree stays small.
+const MAX_RANKED: usize = 50_000;
 const ITERATIONS: usize = 40;
 
 /// What the map leans towards: files (by index in the snapshot) and identifiers (by interned id).
@@ -35,7 +38,10 @@ pub(crate) struct Focus {
 /// Each file's rank and each definition's score, best first: (score, file, symbol).
 pub struct Ranking {
     pub file_rank: Vec<f64>,
-    pub defs: Vec<(f64, usize, usize)>,
+    /// The best `MAX_RANKED` of them: more than the largest budget can show.
+    pub defs: Vec<(f64, u32, u32)>,
+    /// How many definitions were ranked.
+    pub total: usize,
 }
 
 pub(crate) fn rank(snap: &Snapshot, focus: &Focus) -> Ranking {
@@ -155,11 +161,14 @@ pub(crate) fn rank(snap: &Snapshot, focus: &Focus) -> Ranking {
             if test_file || super::containers(&e.symbols, s).iter().any(|c| matches!(*c, "test" | "tests")) {
                 score *= 0.1;
             }
-            defs.push((score, f, s));
+            defs.push((score, f as u32, s as u32));
         }
     }
     defs.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-    Ranking { file_rank: pr, defs }
+    let total = defs.len();
+    defs.truncate(MAX_RANKED);
+    defs.shrink_to_fit();
+    Ranking { file_rank: pr, defs, total }
 }
 
 /// Renders the best definitions, grouped by file, within `max_chars`. Returns the text and how many files and
@@ -184,6 +193,7 @@ pub(crate) fn render(
     let mut used = 0usize;
     let mut misses = 0;
     for &(_, f, s) in &ranking.defs {
+        let (f, s) = (f as usize, s as usize);
         let picked = chosen.get(&f);
         if picked.is_some_and(|p| p.contains(&s)) {
             continue;

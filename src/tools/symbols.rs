@@ -421,7 +421,7 @@ pub(crate) fn repo_map(
     let footer_reserve = 400;
     let (body, files, defs) =
         map::render(&snap, &ranking, max.saturating_sub(footer_reserve), |f| read_text(ctx, &snap[f].0));
-    let all_defs = ranking.defs.len();
+    let all_defs = ranking.total;
     let mut out = body;
     out.push_str(&format!(
         "[repo map: {files} of {} files, {defs} of {all_defs} definitions, ranked by how much the code uses them{}",
