@@ -470,7 +470,11 @@ pub async fn serve_stdio(ctx: Context) -> Result<(), String> {
         .serve((rmcp_in, stdio::RmcpOut::new(out)))
         .await
         .map_err(|e| format!("MCP handshake over stdio failed: {e}"))?;
-    fast.handshake_done();
+    // A session that began with initialize; one that chose the inline lifecycle (metadata on every request)
+    // stays with rmcp, which checks that metadata.
+    if running.peer().peer_info().is_some() {
+        fast.handshake_done();
+    }
     let ended = running.waiting().await;
     // rmcp ends at end of input (or when it can no longer write): the reader has returned or soon will.
     let eof = (&mut reader.0).await.unwrap_or_else(|_| tokio::time::Instant::now());

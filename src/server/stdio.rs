@@ -342,7 +342,7 @@ impl Fast {
         // The first `"text":""` is the emptied field: everything before it (the version, the id, the first block's
         // type) is rmcp's fixed framing or an escaped string, in which a bare `"` cannot occur.
         const EMPTY: &[u8] = b"\"text\":\"\"";
-        let Some(at) = rest.windows(EMPTY.len()).position(|w| w == EMPTY) else {
+        let Some(at) = memchr::memmem::find(&rest, EMPTY) else {
             tracing::error!("no text field in an encoded tool result");
             return;
         };
@@ -488,26 +488,28 @@ pub(super) async fn finish(fast: &Fast, eof: Instant) {
     fast.drain(eof + EOF_DRAIN).await;
 }
 
-/// Appends `s` as the inside of a JSON string, exactly as serde_json writes it (`\\"`, `\\\\`, the short escapes
-/// `\\b \\t \\n \\f \\r`, `\\u00xx` for the other control characters, everything else as it is), eight bytes at a
+/// Appends `s` as the inside of a JSON string, exactly as serde_json writes it (`\"`, `\\`, the short escapes
+/// `\b \t \n \f \r`, `\u00xx` for the other control characters, everything else as it is), eight bytes at a
 /// time where nothing needs escaping.
 fn escape_json(out: &mut Vec<u8>, s: &[u8]) {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    // True when some byte of `w` is a control character, a quote or a backslash (and, rarely, when one is not:
-    // the byte loop below decides).
+    // The high bit of each byte of `w` that is a control character, a quote or a backslash. Bytes above a flagged
+    // one may be flagged wrongly (a borrow carries up), never the lowest: it is always a byte to escape.
     let special = |w: u64| {
         let quote = w ^ (ONES * u64::from(b'"'));
         let backslash = w ^ (ONES * u64::from(b'\\'));
         let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
-        (w.wrapping_sub(ONES * 0x20) & !w & HIGH) | zero(quote) | zero(backslash) != 0
+        (w.wrapping_sub(ONES * 0x20) & !w & HIGH) | zero(quote) | zero(backslash)
     };
     let mut i = 0;
     let mut start = 0;
     while i < s.len() {
         while let Some(chunk) = s.get(i..i + 8) {
-            let w = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
-            if special(w) {
+            let flagged = special(u64::from_le_bytes(chunk.try_into().unwrap_or_default()));
+            if flagged != 0 {
+                // Little-endian: the lowest flagged bit is the first byte to escape.
+                i += (flagged.trailing_zeros() / 8) as usize;
                 break;
             }
             i += 8;

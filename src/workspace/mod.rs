@@ -300,6 +300,23 @@ pub(crate) fn version_of(bytes: &[u8], meta: &Metadata) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A version is 12 hex digits, the same for the same bytes, and different when any one byte changes.
+    #[test]
+    fn content_version_changes_with_every_byte() {
+        let base: Vec<u8> = (0..1000u32).map(|i| (i % 251) as u8).collect();
+        let v = content_version(&base);
+        assert_eq!(v.len(), 12);
+        assert!(v.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(v, content_version(&base.clone()));
+        for at in 0..base.len() {
+            let mut changed = base.clone();
+            changed[at] ^= 1;
+            assert_ne!(content_version(&changed), v, "flipping byte {at}");
+        }
+        assert_ne!(content_version(&base[..999]), v, "a shorter file");
+        assert_ne!(content_version(b""), content_version(b"\0"));
+    }
     use std::os::unix::fs::symlink;
 
     fn setup() -> (tempfile::TempDir, PathBuf) {
