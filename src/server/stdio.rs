@@ -324,7 +324,7 @@ impl Fast {
     }
 
     /// A tool's response line, byte for byte what `answer` writes. The first text block is most of every response
-    /// (a file's lines, a listing): it is escaped by [`escape_json`], several times faster on long text than
+    /// (a file's lines, a listing): it is escaped by [`escape_json`], about twice as fast on numbered lines as
     /// serde_json's byte-at-a-time loop, and spliced into the rest, which serde_json encodes with it left empty.
     fn answer_call(&self, id: RequestId, mut result: CallToolResult) {
         let text = match result.content.first_mut() {
