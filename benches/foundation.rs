@@ -24,7 +24,10 @@
 //! Per-call cost (issue 18): for the floor server and codebox, N sequential calls over a raw pipe after 100 warm-up
 //! calls — `ping`, and reads of a 1 KB and a 100 KB file — each with p50/p99 latency, calls/s, and the server's
 //! CPU per call from its own accounting (utime+stime in /proc/<pid>/stat, before and after, over N calls; the
-//! kernel counts in clock ticks, so N is large enough that one tick is well under 1% of the total).
+//! kernel counts in clock ticks, so N is large enough that one tick is well under 1% of the total). codebox answers
+//! these on its stdio fast path (`src/server/stdio.rs`). Time on a shared VM swings by 2× between runs; for a figure
+//! that does not, count instructions per call: `python3 scripts/measure/per_call_profile.py BINARY ping|read|big|list|search`
+//! (callgrind; `perf` as a third argument for a profile).
 //!
 //! Run with: cargo bench --bench foundation
 //! (`CODEBOX_BENCH_ONLY_COST=1`: only the per-call cost phase; `CODEBOX_BENCH_COST_CALLS`: its N, default 20000)

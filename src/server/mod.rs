@@ -177,6 +177,70 @@ fn tool_result(r: ToolResult<Reply>) -> CallToolResult {
     }
 }
 
+/// Applies `$f::<P>()` to every tool's parameters type `P`, in one array: the one list of tools.
+macro_rules! every_tool {
+    ($f:ident) => {
+        [
+            $f::<ReadFileParams>(),
+            $f::<ListDirectoryParams>(),
+            $f::<FindFilesParams>(),
+            $f::<ReadOutputParams>(),
+            $f::<RunCommandParams>(),
+            $f::<WriteFileParams>(),
+            $f::<EditFileParams>(),
+            $f::<ApplyPatchParams>(),
+            $f::<UndoEditParams>(),
+            $f::<SearchParams>(),
+            $f::<RunTestsParams>(),
+            $f::<JobStartParams>(),
+            $f::<JobOutputParams>(),
+            $f::<JobInputParams>(),
+            $f::<JobIdParams>(),
+            $f::<JobListParams>(),
+            $f::<GitStatusParams>(),
+            $f::<WorkspaceStatusParams>(),
+            $f::<GitDiffParams>(),
+            $f::<GitCommitParams>(),
+            $f::<GitBranchParams>(),
+            $f::<OutlineParams>(),
+            $f::<FindSymbolParams>(),
+            $f::<FindReferencesParams>(),
+            $f::<RepoMapParams>(),
+            $f::<EditSymbolParams>(),
+        ]
+    };
+}
+
+/// Work for the blocking pool, as `blocking` runs it.
+type Work = Box<dyn FnOnce(&Cancel) -> ToolResult<Reply> + Send>;
+
+/// A call the stdio fast path makes: the same steps as `dispatch`, without rmcp's request context.
+enum Quick {
+    /// Answered on the calling task: bad arguments, or the tool's inline path.
+    Now(CallToolResult),
+    /// For the blocking pool.
+    Later(Work),
+}
+
+type QuickFn = fn(&Context, JsonObject) -> Quick;
+
+/// Tool `P`'s fast-path call, for the tools that do not report progress.
+fn quick_entry<P: Spec>() -> Option<(&'static str, QuickFn)> {
+    (!P::PROGRESS).then_some((P::NAME, quick_call::<P> as QuickFn))
+}
+
+fn quick_call<P: Spec>(ctx: &Context, args: JsonObject) -> Quick {
+    let p: P = match parse(P::NAME, args) {
+        Ok(p) => p,
+        Err(e) => return Quick::Now(e),
+    };
+    if let Some(answer) = p.inline(ctx) {
+        return Quick::Now(tool_result(answer));
+    }
+    let ctx = ctx.clone();
+    Quick::Later(Box::new(move |cancel| p.call(&ctx, cancel, &Progress::default())))
+}
+
 impl CodeboxServer {
     pub(crate) fn new(ctx: Context) -> Self {
         let mut tool_router = Self::routes();
@@ -217,33 +281,18 @@ Run a shell command (bash -c) in the workspace; returns the output cut to a budg
 
     /// The tools, each from its `calls::Spec`.
     fn routes() -> ToolRouter<Self> {
-        ToolRouter::new()
-            .with_route(route::<ReadFileParams>())
-            .with_route(route::<ListDirectoryParams>())
-            .with_route(route::<FindFilesParams>())
-            .with_route(route::<ReadOutputParams>())
-            .with_route(route::<RunCommandParams>())
-            .with_route(route::<WriteFileParams>())
-            .with_route(route::<EditFileParams>())
-            .with_route(route::<ApplyPatchParams>())
-            .with_route(route::<UndoEditParams>())
-            .with_route(route::<SearchParams>())
-            .with_route(route::<RunTestsParams>())
-            .with_route(route::<JobStartParams>())
-            .with_route(route::<JobOutputParams>())
-            .with_route(route::<JobInputParams>())
-            .with_route(route::<JobIdParams>())
-            .with_route(route::<JobListParams>())
-            .with_route(route::<GitStatusParams>())
-            .with_route(route::<WorkspaceStatusParams>())
-            .with_route(route::<GitDiffParams>())
-            .with_route(route::<GitCommitParams>())
-            .with_route(route::<GitBranchParams>())
-            .with_route(route::<OutlineParams>())
-            .with_route(route::<FindSymbolParams>())
-            .with_route(route::<FindReferencesParams>())
-            .with_route(route::<RepoMapParams>())
-            .with_route(route::<EditSymbolParams>())
+        every_tool!(route).into_iter().fold(ToolRouter::new(), |router, r| router.with_route(r))
+    }
+
+    /// How the stdio fast path calls tool `name`, or None when rmcp must take the call: the tool is unknown or
+    /// off (rmcp's router and `call_tool` say so), or it reports progress (which needs rmcp's peer).
+    fn quick(&self, name: &str) -> Option<QuickFn> {
+        static QUICK: std::sync::LazyLock<std::collections::HashMap<&'static str, QuickFn>> =
+            std::sync::LazyLock::new(|| every_tool!(quick_entry).into_iter().flatten().collect());
+        if self.tool_router.is_disabled(name) {
+            return None;
+        }
+        QUICK.get(name).copied()
     }
 
     /// One call of tool `P`: its arguments parsed, then answered inline or on the blocking pool (with progress
@@ -398,17 +447,48 @@ impl ServerHandler for CodeboxServer {
     }
 }
 
-/// Serves one client over stdin/stdout until it disconnects.
+/// Serves one client over stdin/stdout until it disconnects: through `stdio`'s reader and fast path when they
+/// are pipes or sockets, through rmcp's own stdio transport otherwise.
 pub async fn serve_stdio(ctx: Context) -> Result<(), String> {
     use rmcp::ServiceExt;
     let server = CodeboxServer::new(ctx);
-    let running = match stdio::pipes() {
-        Some(pipes) => server.serve(pipes).await,
-        None => server.serve(rmcp::transport::stdio()).await,
+    let Some((input, output)) = stdio::pipes() else {
+        let running = server
+            .serve(rmcp::transport::stdio())
+            .await
+            .map_err(|e| format!("MCP handshake over stdio failed: {e}"))?;
+        running.waiting().await.map_err(|e| format!("stdio session ended with an error: {e}"))?;
+        return Ok(());
+    };
+    let out = stdio::Out::new(output);
+    let fast = stdio::Fast::new(server.clone(), out.clone());
+    let (rmcp_in, to_rmcp) = stdio::rmcp_pipe();
+    let reader = tokio::spawn(stdio::read_lines(input, to_rmcp, fast.clone()));
+    // Aborts the reader when the handshake fails (its task would otherwise read on until the runtime ends).
+    let mut reader = AbortOnDrop(reader);
+    let running = server
+        .serve((rmcp_in, stdio::RmcpOut::new(out)))
+        .await
+        .map_err(|e| format!("MCP handshake over stdio failed: {e}"))?;
+    // A session that began with initialize; one that chose the inline lifecycle (metadata on every request)
+    // stays with rmcp, which checks that metadata.
+    if running.peer().peer_info().is_some() {
+        fast.handshake_done();
     }
-    .map_err(|e| format!("MCP handshake over stdio failed: {e}"))?;
-    running.waiting().await.map_err(|e| format!("stdio session ended with an error: {e}"))?;
+    let ended = running.waiting().await;
+    // rmcp ends at end of input (or when it can no longer write): the reader has returned or soon will.
+    let eof = (&mut reader.0).await.unwrap_or_else(|_| tokio::time::Instant::now());
+    stdio::finish(&fast, eof).await;
+    ended.map_err(|e| format!("stdio session ended with an error: {e}"))?;
     Ok(())
+}
+
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,6 @@
 //! memory, not the file's. Binary files are described, never dumped.
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read};
 
 use crate::error::{ErrorKind, ToolError, ToolResult};
@@ -185,7 +184,10 @@ pub(crate) fn read_opened(
             budget_hit = true;
             continue;
         }
-        let _ = writeln!(out, "{line_no}\t{text}");
+        push_number(&mut out, line_no);
+        out.push('\t');
+        out.push_str(&text);
+        out.push('\n');
         last_shown = line_no;
     }
     let total = if counting_stopped { format!("at least {line_no}") } else { line_no.to_string() };
@@ -293,9 +295,35 @@ fn guess_type(head: &[u8]) -> &'static str {
     MAGIC.iter().find(|(m, _)| head.starts_with(m)).map(|(_, name)| *name).unwrap_or("unknown binary data")
 }
 
+/// Appends `n` in decimal: what `write!(out, "{n}")` writes, without the formatting machinery (paid on every line
+/// of every read).
+fn push_number(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // Only ASCII digits were written.
+    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn push_number_writes_what_display_writes() {
+        for n in [0, 1, 9, 10, 99, 100, 12345, u64::MAX] {
+            let mut out = String::from("x");
+            push_number(&mut out, n);
+            assert_eq!(out, format!("x{n}"));
+        }
+    }
 
     #[test]
     fn next_line_bounds_memory_and_reports_full_length() {

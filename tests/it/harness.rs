@@ -7,8 +7,8 @@ use rmcp::model::CallToolRequestParams;
 use rmcp::service::RunningService;
 use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
 use rmcp::{RoleClient, ServiceExt};
-use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 pub type Client = RunningService<RoleClient, ()>;
 
@@ -298,6 +298,57 @@ pub async fn call_until_progress(
         let msg = rx.recv().await.expect("progress notifications stopped before the line arrived");
         if msg.contains(needle) {
             return call;
+        }
+    }
+}
+
+/// Speaks raw JSON-RPC lines to `codebox serve` over stdio, as a client that is not rmcp would.
+pub struct Raw {
+    pub child: tokio::process::Child,
+    pub stdin: tokio::process::ChildStdin,
+    pub lines: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+}
+
+impl Raw {
+    pub fn start(root: &std::path::Path) -> Raw {
+        let mut cmd = tokio::process::Command::new(BIN);
+        private_dirs(cmd.as_std_mut(), root);
+        let mut child = cmd
+            .args(["serve", "--root"])
+            .arg(root)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        Raw { child, stdin, lines }
+    }
+    pub async fn send(&mut self, msg: Value) {
+        self.stdin.write_all(format!("{msg}\n").as_bytes()).await.unwrap();
+    }
+    /// Bytes as they are, in one write.
+    pub async fn send_bytes(&mut self, bytes: &[u8]) {
+        self.stdin.write_all(bytes).await.unwrap();
+    }
+    /// The handshake: initialize (id 1), then the initialized notification.
+    pub async fn initialize(&mut self) {
+        self.send(json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
+            "protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}))
+            .await;
+        self.reply(json!(1)).await;
+        self.send(json!({"jsonrpc":"2.0","method":"notifications/initialized"})).await;
+    }
+    /// The response with this id (notifications in between are skipped).
+    pub async fn reply(&mut self, id: Value) -> Value {
+        loop {
+            let line = self.lines.next_line().await.unwrap().expect("server closed stdout");
+            let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+            if v.get("id") == Some(&id) {
+                return v;
+            }
         }
     }
 }

@@ -25,6 +25,7 @@ mod run_tests;
 mod sandbox;
 mod schemas;
 mod search;
+mod stdio;
 mod symbols;
 mod workspaces;
 mod workspaces_load;

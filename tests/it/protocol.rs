@@ -1,60 +1,10 @@
 //! Issue 2, the MCP surface: handshake (with the discovery probe real clients send first), listings that clients
 //! call unasked, logging, argument errors, tool metadata, schemas on disk, and the CLI around them.
 
-use std::process::Stdio;
-
 use rmcp::model::PaginatedRequestParams;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use crate::harness::*;
-
-/// Speaks raw JSON-RPC lines to `codebox serve` over stdio, as a client that is not rmcp would.
-struct Raw {
-    child: tokio::process::Child,
-    stdin: tokio::process::ChildStdin,
-    lines: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
-}
-
-impl Raw {
-    fn start(root: &std::path::Path) -> Raw {
-        let mut cmd = tokio::process::Command::new(BIN);
-        private_dirs(cmd.as_std_mut(), root);
-        let mut child = cmd
-            .args(["serve", "--root"])
-            .arg(root)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        Raw { child, stdin, lines }
-    }
-    async fn send(&mut self, msg: Value) {
-        self.stdin.write_all(format!("{msg}\n").as_bytes()).await.unwrap();
-    }
-    /// The handshake: initialize (id 1), then the initialized notification.
-    async fn initialize(&mut self) {
-        self.send(json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
-            "protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}))
-            .await;
-        self.reply(json!(1)).await;
-        self.send(json!({"jsonrpc":"2.0","method":"notifications/initialized"})).await;
-    }
-    /// The response with this id (notifications in between are skipped).
-    async fn reply(&mut self, id: Value) -> Value {
-        loop {
-            let line = self.lines.next_line().await.unwrap().expect("server closed stdout");
-            let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
-            if v.get("id") == Some(&id) {
-                return v;
-            }
-        }
-    }
-}
 
 /// codebox's per-user scratch parent under the harness's TMPDIR.
 fn scratch_parent(p: &Project) -> std::path::PathBuf {
