@@ -388,7 +388,11 @@ impl Fast {
 
 /// Reads stdin until it ends: lines the fast path takes are answered, the rest go to rmcp through `rmcp`, which
 /// is then shut, so rmcp sees the end of input too. Returns when input ended.
-pub(super) async fn read_lines(input: AsyncFd<OwnedFd>, mut rmcp: WriteHalf<SimplexStream>, fast: Arc<Fast>) -> Instant {
+pub(super) async fn read_lines(
+    input: AsyncFd<OwnedFd>,
+    mut rmcp: WriteHalf<SimplexStream>,
+    fast: Arc<Fast>,
+) -> Instant {
     let eof = split_lines(&input, &mut rmcp, &fast).await;
     let _ = rmcp.shutdown().await;
     eof
@@ -448,10 +452,12 @@ async fn split_lines(input: &AsyncFd<OwnedFd>, rmcp: &mut WriteHalf<SimplexStrea
                 }
             };
             let room = buf.len() - end;
-            let read = ready.try_io(|fd| loop {
-                match nix::unistd::read(fd.get_ref(), &mut buf[end..]) {
-                    Err(Errno::EINTR) => continue,
-                    r => return r.map_err(io::Error::from),
+            let read = ready.try_io(|fd| {
+                loop {
+                    match nix::unistd::read(fd.get_ref(), &mut buf[end..]) {
+                        Err(Errno::EINTR) => continue,
+                        r => return r.map_err(io::Error::from),
+                    }
                 }
             });
             match read {
@@ -531,7 +537,14 @@ fn escape_json(out: &mut Vec<u8>, s: &[u8]) {
                 Some(c) => out.extend_from_slice(&[b'\\', c]),
                 None => {
                     const HEX: &[u8; 16] = b"0123456789abcdef";
-                    out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+                    out.extend_from_slice(&[
+                        b'\\',
+                        b'u',
+                        b'0',
+                        b'0',
+                        HEX[usize::from(b >> 4)],
+                        HEX[usize::from(b & 15)],
+                    ]);
                 }
             }
             start = i + 1;

@@ -39,6 +39,15 @@ pub(super) fn protected(ctx: &Context) -> &[String] {
 }
 
 /// The existing file, or None when it does not exist yet.
+/// Whether the file as it is now is what codebox's write left (`after` is that write's version). A history written
+/// before the content version changed hash holds the old hash (std's SipHash), which is accepted too.
+fn is_after(current: Option<&Existing>, after: &str) -> bool {
+    match current {
+        None => after == DELETED,
+        Some(c) => c.version == after || crate::workspace::legacy_content_version(&c.bytes) == after,
+    }
+}
+
 pub(super) fn existing(ctx: &Context, p: &WorkspacePath) -> ToolResult<Option<Existing>> {
     match ctx.ws.read_for_edit(p, protected(ctx)) {
         Ok(e) => Ok(Some(e)),
@@ -230,7 +239,7 @@ pub(crate) fn undo_edit(ctx: &Context, path: &str) -> ToolResult<(String, PatchR
         return undo_group(ctx, group);
     }
     let now = current.as_ref().map(|c| c.version.as_str()).unwrap_or(DELETED);
-    if now != entry.after_version {
+    if !is_after(current.as_ref(), &entry.after_version) {
         return Err(ToolError::new(
             ErrorKind::UndoConflict { path: shown.clone() },
             format!(
@@ -289,8 +298,7 @@ fn undo_group(ctx: &Context, group: &Group) -> ToolResult<(String, PatchReport)>
             ));
         }
         let current = existing(ctx, &p)?;
-        let now = current.as_ref().map(|c| c.version.as_str()).unwrap_or(DELETED);
-        if now != entry.after_version || entry.too_large {
+        if !is_after(current.as_ref(), &entry.after_version) || entry.too_large {
             return Err(ToolError::new(
                 ErrorKind::UndoConflict { path: shown.clone() },
                 format!(

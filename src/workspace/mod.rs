@@ -282,6 +282,13 @@ pub(crate) fn content_version(bytes: &[u8]) -> String {
     format!("{:012x}", h & 0xffff_ffff_ffff)
 }
 
+/// The content version before it was a word hash (std's SipHash, 48 bits): undo histories written then hold it.
+pub(crate) fn legacy_content_version(bytes: &[u8]) -> String {
+    let mut h = std::hash::DefaultHasher::new();
+    h.write(bytes);
+    format!("{:012x}", h.finish() & 0xffff_ffff_ffff)
+}
+
 /// The version of a file too large to hash on every read.
 pub(crate) fn meta_version(meta: &Metadata) -> String {
     use std::os::unix::fs::MetadataExt;
