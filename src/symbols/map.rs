@@ -106,17 +106,33 @@ pub(crate) fn rank(snap: &Snapshot, focus: &Focus) -> Ranking {
             personal[f] = 1.0 / focused.len() as f64;
         }
     }
+    // The walk only needs how much each file links to each other one: the names of the links are summed away
+    // (a large tree has tens of millions of named edges and a few million links between files).
+    let mut links: Vec<(u32, u32, f64)> = Vec::new();
+    let mut row: HashMap<u32, f64> = HashMap::new();
+    for group in edges.chunk_by(|a, b| a.0 == b.0) {
+        row.clear();
+        for &(_, d, _, w) in group {
+            *row.entry(d).or_default() += w as f64;
+        }
+        let mut sorted: Vec<(u32, f64)> = row.iter().map(|(d, w)| (*d, *w)).collect();
+        sorted.sort_unstable_by_key(|l| l.0);
+        links.extend(sorted.into_iter().map(|(d, w)| (group[0].0, d, w)));
+    }
     let mut pr = personal.clone();
+    let mut share = vec![0f64; n];
     for _ in 0..ITERATIONS {
         let mut next = vec![0f64; n];
         let mut dangling = 0f64;
         for (f, w) in out_weight.iter().enumerate() {
             if *w == 0.0 {
                 dangling += pr[f];
+            } else {
+                share[f] = DAMPING * pr[f] / w;
             }
         }
-        for &(r, d, _, w) in &edges {
-            next[d as usize] += DAMPING * pr[r as usize] * w as f64 / out_weight[r as usize];
+        for &(r, d, w) in &links {
+            next[d as usize] += share[r as usize] * w;
         }
         let teleport = (1.0 - DAMPING) + DAMPING * dangling;
         let mut delta = 0f64;
