@@ -65,7 +65,8 @@ async fn a_pipelined_batch_is_answered_completely_on_whole_lines() {
     let mut seen: HashMap<u64, Value> = HashMap::new();
     while seen.len() < msgs.len() {
         let line = lines.next_line().await.unwrap().expect("server closed stdout before answering everything");
-        let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not a whole JSON line ({e}): {line:.300}"));
+        let v: Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("not a whole JSON line ({e}): {line:.300}"));
         let Some(id) = v["id"].as_u64() else { continue };
         assert!(seen.insert(id, v).is_none(), "id {id} answered twice");
     }
