@@ -360,29 +360,35 @@ fn scan(lang: Lang, tree: &Tree, text: &str, with_idents: bool) -> (Symbols, Vec
     };
     cursor.set_max_start_depth(Some(0));
     let flag = |table: &[bool], node: Node| table.get(node.kind_id() as usize).copied().unwrap_or(false);
-    let mut walk = tree.walk();
-    loop {
-        let node = walk.node();
+    preorder(tree, |node| {
         if flag(roots, node) {
             let mut matches = cursor.matches(&c.query, node, bytes);
             while let Some(m) = matches.next() {
                 found.add(lang, c, m);
             }
         }
-        if node.child_count() == 0 {
-            if with_idents && flag(&c.idents, node) {
-                count_ident(&mut counts, text, node);
-            }
-        } else if walk.goto_first_child() {
+        if with_idents && node.child_count() == 0 && flag(&c.idents, node) {
+            count_ident(&mut counts, text, node);
+        }
+    });
+    let idents = counts.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    (found.symbols(lang, text), idents)
+}
+
+/// Calls `f` on every node of the tree in text order, a parent before its children.
+fn preorder<'t>(tree: &'t Tree, mut f: impl FnMut(Node<'t>)) {
+    let mut c = tree.walk();
+    loop {
+        f(c.node());
+        if c.goto_first_child() {
             continue;
         }
         loop {
-            if walk.goto_next_sibling() {
+            if c.goto_next_sibling() {
                 break;
             }
-            if !walk.goto_parent() {
-                let idents = counts.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-                return (found.symbols(lang, text), idents);
+            if !c.goto_parent() {
+                return;
             }
         }
     }
@@ -677,25 +683,11 @@ pub(crate) fn is_identifier_kind(kind: &str) -> bool {
 
 /// Every identifier leaf in the tree, calling `f(node)` in text order.
 pub(crate) fn for_each_identifier<'t>(tree: &'t Tree, mut f: impl FnMut(Node<'t>)) {
-    let mut c = tree.walk();
-    loop {
-        let node = c.node();
-        if node.child_count() == 0 {
-            if node.is_named() && is_identifier_kind(node.kind()) {
-                f(node);
-            }
-        } else if c.goto_first_child() {
-            continue;
+    preorder(tree, |node| {
+        if node.child_count() == 0 && node.is_named() && is_identifier_kind(node.kind()) {
+            f(node);
         }
-        loop {
-            if c.goto_next_sibling() {
-                break;
-            }
-            if !c.goto_parent() {
-                return;
-            }
-        }
-    }
+    });
 }
 
 fn count_ident<'a>(counts: &mut HashMap<&'a str, u32>, text: &'a str, node: Node) {
