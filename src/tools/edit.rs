@@ -335,3 +335,22 @@ fn undo_group(ctx: &Context, group: &Group) -> ToolResult<(String, PatchReport)>
     out.push_str(&super::capture::fit(ctx, &diffs, budget.max(1000)));
     Ok((out, report))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workspace::{content_version, legacy_content_version};
+
+    #[test]
+    fn undo_accepts_the_current_and_the_legacy_version_of_what_was_written() {
+        let bytes = b"fn main() {}\n".to_vec();
+        let now = Existing { bytes: bytes.clone(), mode: 0o644, version: content_version(&bytes) };
+        assert_ne!(content_version(&bytes), legacy_content_version(&bytes));
+        assert!(is_after(Some(&now), &content_version(&bytes)));
+        assert!(is_after(Some(&now), &legacy_content_version(&bytes)), "a history written before the hash changed");
+        assert!(!is_after(Some(&now), &legacy_content_version(b"fn main() { changed }\n")));
+        assert!(!is_after(Some(&now), DELETED));
+        assert!(is_after(None, DELETED));
+        assert!(!is_after(None, &content_version(&bytes)));
+    }
+}
