@@ -232,6 +232,21 @@ pub(super) struct Fast {
     idle: tokio::sync::Notify,
 }
 
+/// A response as rmcp would encode it for a client of a protocol before 2026-07-28 (the newest codebox offers):
+/// without `resultType`, no newline. None (logged) if it cannot be encoded.
+fn encode(id: RequestId, mut result: ServerResult, capacity: usize) -> Option<Vec<u8>> {
+    result.strip_result_type_for_legacy_peer();
+    let message = ServerJsonRpcMessage::response(result, id);
+    let mut out = Vec::with_capacity(capacity);
+    match serde_json::to_writer(&mut out, &message) {
+        Ok(()) => Some(out),
+        Err(e) => {
+            tracing::error!(%e, "could not encode a response");
+            None
+        }
+    }
+}
+
 impl Fast {
     pub(super) fn new(server: CodeboxServer, out: Arc<Out>) -> Arc<Fast> {
         Arc::new(Fast {
@@ -331,14 +346,7 @@ impl Fast {
             Some(ContentBlock::Text(t)) if t.text.len() >= SPLICE_MIN => std::mem::take(&mut t.text),
             _ => return self.answer(id, ServerResult::CallToolResult(result)),
         };
-        let mut result = ServerResult::CallToolResult(result);
-        result.strip_result_type_for_legacy_peer();
-        let message = ServerJsonRpcMessage::response(result, id);
-        let mut rest = Vec::with_capacity(256);
-        if let Err(e) = serde_json::to_writer(&mut rest, &message) {
-            tracing::error!(%e, "could not encode a response");
-            return;
-        }
+        let Some(rest) = encode(id, ServerResult::CallToolResult(result), 256) else { return };
         // The first `"text":""` is the emptied field: everything before it (the version, the id, the first block's
         // type) is rmcp's fixed framing or an escaped string, in which a bare `"` cannot occur.
         const EMPTY: &[u8] = b"\"text\":\"\"";
@@ -355,16 +363,9 @@ impl Fast {
         self.out.send(line);
     }
 
-    /// The response line as rmcp would write it to a client of a protocol before 2026-07-28 (the newest codebox
-    /// offers): without `resultType`.
-    fn answer(&self, id: RequestId, mut result: ServerResult) {
-        result.strip_result_type_for_legacy_peer();
-        let message = ServerJsonRpcMessage::response(result, id);
-        let mut line = Vec::with_capacity(512);
-        if let Err(e) = serde_json::to_writer(&mut line, &message) {
-            tracing::error!(%e, "could not encode a response");
-            return;
-        }
+    /// The response line as rmcp would write it (see `encode`).
+    fn answer(&self, id: RequestId, result: ServerResult) {
+        let Some(mut line) = encode(id, result, 512) else { return };
         line.push(b'\n');
         self.out.send(line);
     }

@@ -35,9 +35,8 @@ pub(crate) struct Focus {
     pub names: HashSet<u32>,
 }
 
-/// Each file's rank and each definition's score, best first: (score, file, symbol).
+/// Each definition's score, best first: (score, file, symbol).
 pub struct Ranking {
-    pub file_rank: Vec<f64>,
     /// The best `MAX_RANKED` of them: more than the largest budget can show.
     pub defs: Vec<(f64, u32, u32)>,
     /// How many definitions were ranked.
@@ -184,7 +183,7 @@ pub(crate) fn rank(snap: &Snapshot, focus: &Focus) -> Ranking {
     let total = defs.len();
     defs.truncate(MAX_RANKED);
     defs.shrink_to_fit();
-    Ranking { file_rank: pr, defs, total }
+    Ranking { defs, total }
 }
 
 /// Renders the best definitions, grouped by file, within `max_chars`. Returns the text and how many files and
